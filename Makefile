@@ -1,0 +1,40 @@
+# `make test` and (from the web-app issue on) `make run` work on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test lint bench-faces bench-speed clean system-deps
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when pyproject.toml changes.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# exiftool is the independent metadata reader the tests check against.
+system-deps:
+	@command -v exiftool >/dev/null 2>&1 || { \
+	  echo "installing exiftool (Debian package libimage-exiftool-perl)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libimage-exiftool-perl >/dev/null; }
+
+test: $(STAMP) system-deps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench-faces: $(STAMP)
+	$(BIN)/python bench/faces.py
+
+bench-speed: $(STAMP)
+	$(BIN)/python bench/speed.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,83 @@
+"""The ``protest-archive`` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def main() -> None:
+    """Protest photo archive and consent manager."""
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for the cleaned JPEGs (created if missing).")
+@click.option("--report", "report_path", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the JSON report.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,
+              help="Worker processes (default: the number of cores).")
+@click.option("--show-values", is_flag=True,
+              help="Also print the metadata values found (on this terminal only; "
+                   "the report never holds them).")
+def scrub(inputs: tuple[str, ...], out_dir: str, report_path: str, jobs: int | None,
+          show_values: bool) -> None:
+    """Anonymise photos offline: remove all metadata and obscure every face.
+
+    INPUT may be files or folders (walked recursively). Each input becomes a JPEG in
+    --out; the report maps each input to its output, the obscured regions, the kinds
+    of metadata removed, and any error. Exits with status 1 if any input failed.
+    """
+    from tqdm import tqdm
+
+    from config import imaging_settings
+
+    from .imaging.batch import collect_inputs, iter_values, plan_outputs, run_batch, write_report
+
+    try:
+        settings = imaging_settings()
+    except ValueError as err:
+        raise click.UsageError(f"configuration: {err}") from None
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    planned = plan_outputs(collect_inputs(inputs, out), out)
+    if not planned:
+        raise click.UsageError("no files found in the inputs given")
+    workers = min(jobs or os.cpu_count() or 1, len(planned))
+    results: dict[str, dict] = {}
+    failed = 0
+    with tqdm(total=len(planned), unit="photo", file=sys.stderr, disable=None,
+              dynamic_ncols=True) as bar:
+
+        def done(key: str, entry: dict, values: list) -> None:
+            nonlocal failed
+            results[key] = entry
+            if entry["error"]:
+                failed += 1
+                bar.write(f"failed: {key}: {entry['error']}", file=sys.stderr)
+            elif show_values and values:
+                bar.write(f"{key}: metadata removed:", file=sys.stderr)
+                for line in iter_values(values):
+                    bar.write(line, file=sys.stderr)
+            bar.update(1)
+
+        run_batch(planned, settings, workers, done)
+    write_report({job.key: results[job.key] for job in planned}, Path(report_path))
+    faces = sum(len(e["faces"]) for e in results.values())
+    click.echo(
+        f"{len(planned) - failed} of {len(planned)} photos scrubbed, {faces} faces obscured; "
+        f"report: {report_path}",
+        err=True,
+    )
+    if failed:
+        click.echo(f"{failed} failed: see the report for why.", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

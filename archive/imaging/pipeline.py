@@ -1,0 +1,121 @@
+"""The anonymisation pipeline: read, report, orient, detect, obscure, write clean.
+
+Plain Python with no web framework, shared by the ``scrub`` CLI, the background worker
+and the tests.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from .encoding import write_clean_jpeg
+from .faces import Face, FaceDetector, detection_side, get_detector
+from .metadata import inspect_metadata
+from .obscuring import Region, obscure
+from .reading import open_image
+from .settings import ImagingSettings
+
+
+@dataclass
+class ScrubOutcome:
+    """What the pipeline did to one file. Everything but ``values`` is safe to store."""
+
+    #: The obscured regions, [x1, y1, x2, y2, score], in the upright image's pixels.
+    faces: list[list[float]]
+    #: {kind: was it present}, from :func:`metadata.inspect_metadata`.
+    metadata_removed: dict[str, bool]
+    notes: list[str]
+    width: int
+    height: int
+    #: Metadata values, for the offline CLI's terminal only: never store these.
+    values: list[tuple[str, str, str]] = field(default_factory=list, repr=False)
+
+    def report_entry(self, output: str) -> dict:
+        """The scrub report's entry for this file (see DESIGN.md)."""
+        return {
+            "output": output,
+            "faces": self.faces,
+            "metadata_removed": self.metadata_removed,
+            "notes": self.notes,
+            "error": None,
+        }
+
+
+def detect_faces(image: Image.Image, detector: FaceDetector | None = None) -> list[Face]:
+    """Detect faces in an upright "RGB"/"L" image; boxes are in its own pixels.
+
+    The detector never looks at more than :func:`faces.detection_side` pixels, so a large
+    photo is shrunk to that first (fast, and it bounds the detector's memory).
+    """
+    detector = detector or get_detector()
+    w, h = image.size
+    side = detection_side(detector.params)
+    small = image
+    if max(w, h) > side:
+        ratio = side / max(w, h)
+        small = image.resize(
+            (max(1, round(w * ratio)), max(1, round(h * ratio))),
+            Image.Resampling.BILINEAR,
+            reducing_gap=2.0,
+        )
+    if small.mode != "RGB":
+        small = small.convert("RGB")
+    faces = detector.detect(np.asarray(small))
+    if small.size == (w, h):
+        return faces
+    sx, sy = w / small.width, h / small.height
+    return [Face(f.x1 * sx, f.y1 * sy, f.x2 * sx, f.y2 * sy, f.score) for f in faces]
+
+
+def anonymise(
+    image: Image.Image,
+    settings: ImagingSettings,
+    detector: FaceDetector | None = None,
+    extra: list[Face] = (),
+) -> list[list[float]]:
+    """Detect and obscure every face in ``image`` (in place); return the regions obscured.
+
+    ``extra`` adds faces found some other way (a moderator's box, a claim).
+    """
+    faces = detect_faces(image, detector) + list(extra)
+    regions = [
+        (Region.around(f.x1, f.y1, f.x2, f.y2, settings.mask_scale), f.score) for f in faces
+    ]
+    obscure(image, [r for r, _ in regions], settings.obscure_method)
+    w, h = image.size
+    return [
+        [*(round(v, 1) for v in r.clipped(w, h)), round(score, 3)] for r, score in regions
+    ]
+
+
+def scrub_file(
+    src: str | os.PathLike,
+    dest: str | os.PathLike,
+    settings: ImagingSettings,
+    detector: FaceDetector | None = None,
+) -> ScrubOutcome:
+    """Anonymise ``src`` into a clean JPEG at ``dest``.
+
+    Raises :class:`reading.ImageRejected` for a file that cannot be used; ``dest`` is
+    then never created (it appears complete or not at all).
+    """
+    src = os.fspath(src)
+    loaded = open_image(src, settings)
+    findings = inspect_metadata(
+        src, loaded.format, loaded.source_info, loaded.source_exif, loaded.source_text
+    )
+    image = loaded.image
+    faces = anonymise(image, settings, detector)
+    write_clean_jpeg(image, dest, quality=settings.jpeg_quality)
+    return ScrubOutcome(
+        faces=faces,
+        metadata_removed=findings.kinds_report(),
+        notes=loaded.notes,
+        width=image.width,
+        height=image.height,
+        values=findings.values,
+    )

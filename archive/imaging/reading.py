@@ -1,0 +1,258 @@
+"""Reading and validating an uploaded image: sniff, check limits, decode, orient, sRGB.
+
+Every way a file can be refused ends in :class:`ImageRejected`, whose message is meant
+for the person who sent the file. Nothing here trusts the file name.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pillow_heif
+from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+
+from .settings import ImagingSettings
+
+pillow_heif.register_heif_opener()
+
+# Never decode a truncated file as if it were whole.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+#: Sniffed kind -> the Pillow format name to open it with.
+ACCEPTED = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF", "heif": "HEIF"}
+ACCEPTED_NAMES = "JPEG, PNG, WebP, TIFF or HEIC"
+
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1",
+                b"msf1"}
+
+
+class ImageRejected(Exception):
+    """The file cannot be used; ``str(err)`` says why, in words for the sender."""
+
+
+@dataclass
+class LoadedImage:
+    """A decoded image, upright, in sRGB "RGB" (or "L" for greyscale)."""
+
+    image: Image.Image
+    #: The sniffed container format, e.g. "JPEG".
+    format: str
+    #: Everything the metadata report needs from the original, gathered before cleaning.
+    source_info: dict
+    source_exif: Image.Exif | None
+    #: PNG text chunks (keyword -> text); empty for other formats.
+    source_text: dict = field(default_factory=dict)
+    frames: int = 1
+    #: Short, fixed notes for the report (never values from the file).
+    notes: list[str] = field(default_factory=list)
+
+
+def sniff(head: bytes) -> str:
+    """Name the kind of file from its first bytes, or raise :class:`ImageRejected`."""
+    if not head:
+        raise ImageRejected("The file is empty.")
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _HEIF_BRANDS:
+            return "heif"
+        if brand in (b"avif", b"avis"):
+            raise ImageRejected(f"AVIF is not accepted. Please send {ACCEPTED_NAMES}.")
+        raise ImageRejected(
+            f"This is a video or other ISO media file, not a {ACCEPTED_NAMES} photo."
+        )
+    if head.startswith(b"%PDF"):
+        raise ImageRejected("This is a PDF document, not a photo.")
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        raise ImageRejected(f"GIF images are not accepted. Please send {ACCEPTED_NAMES}.")
+    if head.startswith(b"BM"):
+        raise ImageRejected(f"BMP images are not accepted. Please send {ACCEPTED_NAMES}.")
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith(b"<") and (b"<svg" in text or text.startswith(b"<?xml")):
+        raise ImageRejected(
+            "SVG drawings are not accepted: they are not photos and can carry scripts."
+        )
+    raise ImageRejected(
+        f"This file is not an image the archive can read: its content is not {ACCEPTED_NAMES} "
+        "(the file name is not trusted)."
+    )
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n % (1024 * 1024) else f"{n // (1024 * 1024)} MB"
+
+
+def open_image(path: str | os.PathLike, settings: ImagingSettings) -> LoadedImage:
+    """Check and decode ``path``; the result is upright and in sRGB.
+
+    Raises :class:`ImageRejected` with a specific reason for anything it cannot use.
+    """
+    size = os.path.getsize(path)
+    if size > settings.max_bytes:
+        raise ImageRejected(
+            f"The file is {_megabytes(size)}; the limit is {_megabytes(settings.max_bytes)}."
+        )
+    with open(path, "rb") as f:
+        kind = sniff(f.read(64))
+    fmt = ACCEPTED[kind]
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit (below) replaces Pillow's bomb warning (its hard error
+            # stays), and a file's odd metadata is not worth a warning to the operator.
+            warnings.simplefilter("ignore")
+            im = Image.open(path, formats=[fmt])
+            _check_pixels(im.size, settings)
+            frames = getattr(im, "n_frames", 1) or 1
+            if frames > 1:
+                im.seek(0)
+            # Decode before anything else touches the file: getexif() may load a PNG
+            # itself and, inside _read_exif's guard, would hide a decoding error.
+            im.load()
+            info = dict(im.info)
+            exif = _read_exif(im)
+            text = dict(im.text) if fmt == "PNG" else {}
+    except ImageRejected:
+        raise
+    except Image.DecompressionBombError as err:
+        # Pillow refuses sizes far past its own limit before we see them; it names the
+        # pixel count in its message.
+        claimed = re.search(r"\((\d+) pixels\)", str(err))
+        size = f"{int(claimed.group(1)) / 1e6:.0f} megapixels" if claimed else "a vast size"
+        raise ImageRejected(
+            f"The image claims {size}; the limit is {settings.max_pixels / 1e6:.0f} "
+            "megapixels (it looks like a decompression bomb)."
+        ) from None
+    except UnidentifiedImageError:
+        raise ImageRejected(
+            f"The file starts like a {fmt} image but its header cannot be read."
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError,
+            TypeError, ZeroDivisionError, RuntimeError) as err:
+        msg = str(err)
+        if "truncated" in msg or isinstance(err, EOFError):
+            raise ImageRejected(
+                f"The {fmt} file is truncated: it ends before the image data does."
+            ) from None
+        raise ImageRejected(f"The {fmt} image data is damaged and cannot be decoded.") from None
+    except MemoryError:
+        raise ImageRejected("The image is too large to decode.") from None
+
+    loaded = LoadedImage(
+        image=im, format=fmt, source_info=info, source_exif=exif, source_text=text, frames=frames
+    )
+    if frames > 1:
+        loaded.notes.append(f"kept the first of {frames} frames")
+    _orient(loaded)
+    _to_srgb(loaded)
+    return loaded
+
+
+def _check_pixels(size: tuple[int, int], settings: ImagingSettings) -> None:
+    w, h = size
+    if w <= 0 or h <= 0:
+        raise ImageRejected("The image has no pixels.")
+    if w * h > settings.max_pixels:
+        raise ImageRejected(
+            f"The image is {w}x{h} ({w * h / 1e6:.0f} megapixels); "
+            f"the limit is {settings.max_pixels / 1e6:.0f} megapixels."
+        )
+
+
+def _read_exif(im: Image.Image) -> Image.Exif | None:
+    """Pillow's view of the EXIF, or None if it cannot be parsed (a corrupt block)."""
+    try:
+        exif = im.getexif()
+        # Touch the sub-IFDs now, so a corrupt block fails here rather than later.
+        for ifd in (0x8769, 0x8825):
+            exif.get_ifd(ifd)
+        return exif
+    except Exception:  # noqa: BLE001 - any parse failure just means "unreadable EXIF"
+        return None
+
+
+def _orient(loaded: LoadedImage) -> None:
+    """Apply the EXIF orientation to the pixels."""
+    exif = loaded.source_exif
+    orientation = 1
+    if exif is not None:
+        try:
+            orientation = int(exif.get(0x0112, 1) or 1)
+        except (TypeError, ValueError):
+            orientation = 1
+    if loaded.format == "HEIF":
+        # libheif already applied the container's rotation; pillow-heif drops the
+        # EXIF orientation to match, so nothing is left to do.
+        return
+    if orientation in (2, 3, 4, 5, 6, 7, 8):
+        method = {
+            2: Image.Transpose.FLIP_LEFT_RIGHT,
+            3: Image.Transpose.ROTATE_180,
+            4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE,
+            6: Image.Transpose.ROTATE_270,
+            7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90,
+        }[orientation]
+        loaded.image = loaded.image.transpose(method)
+        loaded.notes.append(f"turned upright (EXIF orientation {orientation})")
+    elif exif is None and loaded.source_info.get("exif"):
+        loaded.notes.append("EXIF was unreadable, so its orientation could not be applied")
+
+
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+def _to_srgb(loaded: LoadedImage) -> None:
+    """Convert to sRGB "RGB" (or "L"), flattening transparency onto white.
+
+    Transparent pixels can hide content (a face drawn with alpha 0 is still in the
+    file), so alpha is composited away rather than dropped.
+    """
+    im = loaded.image
+    icc = loaded.source_info.get("icc_profile")
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        im = _high_depth_to_l(im)
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif im.mode in ("1", "LA", "La", "PA", "RGBa"):
+        im = im.convert("RGBA" if "A" in im.mode or "a" in im.mode else "L")
+    if icc and im.mode in ("RGB", "RGBA", "CMYK", "LAB"):
+        # (A greyscale image keeps its grey pixels: a grey profile only shifts the tone.)
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            out_mode = "RGBA" if im.mode == "RGBA" else "RGB"
+            im = ImageCms.profileToProfile(im, src, _SRGB, outputMode=out_mode)
+            loaded.notes.append("converted to sRGB from its colour profile")
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            loaded.notes.append("its colour profile was unreadable, so it was ignored")
+    if im.mode == "RGBA":
+        background = Image.new("RGB", im.size, (255, 255, 255))
+        background.paste(im, mask=im.getchannel("A"))
+        im = background
+    elif im.mode not in ("RGB", "L"):
+        im = im.convert("RGB")
+    im.info = {}
+    loaded.image = im
+
+
+def _high_depth_to_l(im: Image.Image) -> Image.Image:
+    """16-bit and float greyscale to 8-bit, scaled (Pillow's convert would clip)."""
+    arr = np.asarray(im)
+    if arr.dtype.kind == "f":
+        top = 1.0 if float(np.nanmax(arr, initial=0)) <= 1.0 else 65535.0
+        arr = np.nan_to_num(arr) / top * 255.0
+    else:
+        arr = arr.astype(np.float64) / (65535.0 / 255.0)
+    return Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "L")

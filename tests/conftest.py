@@ -1,0 +1,124 @@
+"""Shared fixtures: real images made here, exiftool as the independent metadata reader."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from archive.imaging.faces import FaceDetector
+from archive.imaging.settings import ImagingSettings
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+#: The astronaut's face in skimage.data.astronaut() (512x512), measured by eye and by
+#: the detector: x1, y1, x2, y2.
+ASTRONAUT_FACE = (170, 40, 280, 190)
+
+#: What exiftool may report in a clean file: the file system, and tags that describe
+#: only the image's structure. Anything else (including File:Comment, JFIF thumbnails
+#: or Composite:GPSPosition) is metadata.
+ALLOWED_GROUPS = {"ExifTool", "System"}
+ALLOWED_TAGS = {
+    "File:FileType", "File:FileTypeExtension", "File:MIMEType", "File:ImageWidth",
+    "File:ImageHeight", "File:EncodingProcess", "File:BitsPerSample", "File:ColorComponents",
+    "File:YCbCrSubSampling", "JFIF:JFIFVersion", "JFIF:ResolutionUnit", "JFIF:XResolution",
+    "JFIF:YResolution", "Composite:ImageSize", "Composite:Megapixels",
+}
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> Image.Image:
+    from skimage import data
+
+    return Image.fromarray(data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def detector() -> FaceDetector:
+    return FaceDetector()
+
+
+@pytest.fixture
+def settings() -> ImagingSettings:
+    return ImagingSettings()
+
+
+def exiftool_path() -> str:
+    path = shutil.which("exiftool")
+    if path is None:
+        pytest.fail("exiftool is required for these tests (`make test` installs it)")
+    return path
+
+
+def exiftool(*args: str | Path, binary: bool = False) -> str | bytes:
+    """Run exiftool and return its stdout (it is the independent reader, so no fallback)."""
+    out = subprocess.run(
+        [exiftool_path(), *map(str, args)], capture_output=True, text=not binary, timeout=60
+    )
+    if out.returncode not in (0, 1):
+        raise AssertionError(f"exiftool failed: {out.stderr}")
+    return out.stdout
+
+
+def exiftool_write(path: Path, *tags: str) -> None:
+    """Write tags with exiftool in place; fail loudly if it wrote nothing."""
+    out = subprocess.run(
+        [exiftool_path(), "-overwrite_original", "-q", "-q", *tags, str(path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, f"exiftool could not write {tags} to {path.name}: {out.stderr}"
+
+
+def metadata_tags(path: Path) -> dict[str, object]:
+    """Every tag exiftool finds beyond the file system and the image structure."""
+    [info] = json.loads(exiftool("-j", "-a", "-G1", "-u", path))
+    return {
+        key: value
+        for key, value in info.items()
+        if key != "SourceFile"
+        and key not in ALLOWED_TAGS
+        and key.split(":", 1)[0] not in ALLOWED_GROUPS
+    }
+
+
+def face_composite(
+    astronaut: Image.Image, canvas: tuple[int, int], placements: list[tuple[int, int, int]],
+    seed: int = 0,
+) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+    """Paste the astronaut's face at (x, y, height) on a textured canvas.
+
+    Returns the image and the pasted face boxes (x1, y1, x2, y2).
+    """
+    rng = np.random.default_rng(seed)
+    w, h = canvas
+    # A plausible background: smooth colour gradients plus grain (not flat, not faces).
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([
+        120 + 60 * np.sin(xx / 97.0),
+        110 + 50 * np.cos(yy / 83.0),
+        100 + 40 * np.sin((xx + yy) / 61.0),
+    ], axis=-1)
+    base = base + rng.normal(0, 6, base.shape)
+    img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
+    x1, y1, x2, y2 = ASTRONAUT_FACE
+    # Include some hair and neck around the face, as a photo would.
+    pad_x, pad_y = 25, 20
+    crop = astronaut.crop((x1 - pad_x, y1 - pad_y, x2 + pad_x, y2 + pad_y))
+    boxes = []
+    for x, y, fh in placements:
+        scale = fh / (y2 - y1)
+        piece = crop.resize(
+            (max(1, round(crop.width * scale)), max(1, round(crop.height * scale))),
+            Image.Resampling.LANCZOS,
+        )
+        img.paste(piece, (x, y))
+        fx1, fy1 = x + pad_x * scale, y + pad_y * scale
+        boxes.append((round(fx1), round(fy1), round(fx1 + (x2 - x1) * scale),
+                      round(fy1 + fh)))
+    return img, boxes
