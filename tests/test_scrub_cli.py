@@ -1,0 +1,109 @@
+"""`protest-archive scrub`, run as the installed console script in a real process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from .conftest import ASTRONAUT_FACE, metadata_tags
+
+CLI = str(Path(sys.executable).with_name("protest-archive"))
+
+
+def scrub(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([CLI, "scrub", *map(str, args)], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+@pytest.fixture
+def photos(tmp_path: Path, astronaut: Image.Image) -> Path:
+    d = tmp_path / "in"
+    (d / "day two").mkdir(parents=True)
+    astronaut.save(d / "a.png")
+    astronaut.save(d / "a.webp", quality=90)
+    astronaut.save(d / "a.jpg", quality=90, comment=b"secret place")
+    astronaut.save(d / "day two" / "b.JPG", quality=90)
+    (d / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (d / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    return d
+
+
+def test_folder_scrub_names_outputs_reports_and_fails_loudly(photos, tmp_path):
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    result = scrub(photos, "--out", out, "--report", report, "--jobs", "2")
+
+    assert result.returncode == 1, result.stderr
+    assert "4 of 5 photos scrubbed" in result.stderr
+    entries = json.loads(report.read_text())
+    assert list(entries) == [str(photos / n) for n in
+                             ("a.jpg", "a.png", "a.webp", "broken.jpg", "day two/b.JPG")]
+    # a.jpg, a.png and a.webp may not all become a.jpg; the subfolder is kept.
+    produced = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert produced == ["a.jpg.jpg", "a.png.jpg", "a.webp.jpg", "day two/b.jpg"]
+    bad = entries[str(photos / "broken.jpg")]
+    assert bad["output"] is None and bad["error"] and bad["faces"] == []
+    for key, entry in entries.items():
+        if entry["error"]:
+            continue
+        assert Path(entry["output"]).is_file()
+        assert metadata_tags(Path(entry["output"])) == {}, key
+        assert set(entry) == {"output", "faces", "metadata_removed", "notes", "error"}
+        # Each face is [x1, y1, x2, y2, score], and the astronaut's face is among them.
+        assert all(len(f) == 5 and 0 < f[4] <= 1 for f in entry["faces"])
+        assert any(f[0] <= 225 <= f[2] and f[1] <= 115 <= f[3] for f in entry["faces"])
+    assert entries[str(photos / "a.jpg")]["metadata_removed"]["comments"] is True
+    assert ASTRONAUT_FACE  # (the face centre used above lies inside it)
+
+
+def test_all_good_exits_zero_and_never_overwrites_an_input(astronaut, tmp_path):
+    src = tmp_path / "photo.jpg"
+    astronaut.save(src, quality=90)
+    before = src.read_bytes()
+    # Output folder == input folder: the output must not replace the original.
+    result = scrub(src, "--out", tmp_path, "--report", tmp_path / "r.json", "--jobs", "1")
+    assert result.returncode == 0, result.stderr
+    assert src.read_bytes() == before
+    entry = json.loads((tmp_path / "r.json").read_text())[str(src)]
+    assert entry["output"] == str(tmp_path / "photo-2.jpg") and entry["error"] is None
+
+
+def test_failed_input_leaves_no_file_and_others_go_on(tmp_path, astronaut):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "empty.jpg").write_bytes(b"")
+    astronaut.save(d / "good.jpg")
+    out = tmp_path / "out"
+    result = scrub(d, "--out", out, "--report", tmp_path / "r.json")
+    assert result.returncode == 1
+    assert sorted(p.name for p in out.iterdir()) == ["good.jpg"]
+    entries = json.loads((tmp_path / "r.json").read_text())
+    assert entries[str(d / "empty.jpg")]["error"] == "The file is empty."
+
+
+def test_usage_errors_are_clear(tmp_path):
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    result = scrub(empty, "--out", tmp_path / "o", "--report", tmp_path / "r.json")
+    assert result.returncode == 2 and "no files found" in result.stderr
+    result = scrub(tmp_path / "missing.jpg", "--out", tmp_path / "o", "--report", "r.json")
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_show_values_prints_to_the_terminal_but_not_the_report(tmp_path, astronaut):
+    src = tmp_path / "p.jpg"
+    astronaut.save(src, comment=b"behind the old mill")
+    result = scrub(src, "--out", tmp_path / "o", "--report", tmp_path / "r.json",
+                   "--show-values")
+    assert result.returncode == 0
+    assert "behind the old mill" in result.stderr
+    assert "behind the old mill" not in (tmp_path / "r.json").read_text()
+
+
+def test_exiftool_is_available():
+    assert shutil.which("exiftool"), "make test installs exiftool"
