@@ -38,7 +38,6 @@ class Config:
     MAX_MEGAPIXELS = _env_int("ARCHIVE_MAX_MEGAPIXELS", 100)
     OBSCURE_METHOD = os.environ.get("ARCHIVE_OBSCURE_METHOD", "heavy_blur")
     MASK_SCALE = _env_float("ARCHIVE_MASK_SCALE", 1.4)
-    FACE_THRESHOLD = _env_float("ARCHIVE_FACE_THRESHOLD", ImagingSettings.face_threshold)
 
 
 class TestingConfig(Config):
@@ -52,5 +51,4 @@ def imaging_settings(config: type[Config] = Config) -> ImagingSettings:
         max_pixels=config.MAX_MEGAPIXELS * 1_000_000,
         obscure_method=config.OBSCURE_METHOD,
         mask_scale=config.MASK_SCALE,
-        face_threshold=config.FACE_THRESHOLD,
     )

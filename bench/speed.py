@@ -9,11 +9,16 @@ detail and faces at several sizes, then measures, per photo:
     process start and model load are spread over the batch as for a real user (the mean,
     wall time / N); also the marginal time per photo without start-up, from an earlier
     run over a single photo (which also warms the caches): (T_N - T_1) / (N - 1);
-(c) the ``deface`` command with its default options, run once over a few of the photos
-    (it takes ~20 s per 24 MP photo; the mean, wall time / photos).
+(c) the ``deface`` command with its default options, on a few of the photos, two ways:
+    once per photo (a fresh process each, as the command is usually given one photo;
+    the issue's reference of ~20 s per 24 MP photo was measured so), and once over all
+    of them in one process, where later photos of the same size cost it much less
+    (~6 s), because OpenCV's set-up for a new input size is paid only once. Both ratios
+    are printed; the per-photo one is checked against the target, the batch one shown.
 
 It prints the medians/means, the ratios b/a and c/b, and the targets b/a <= 6 and
-c/b >= 10.
+c/b >= 10; also the CPU time (user + sys) per photo and the same ratios by CPU time,
+which other load on the machine disturbs less than wall time.
 
 Memory mode (``--memory``) makes one ~100-megapixel JPEG and runs ``scrub`` on it under
 ``/usr/bin/time -v``, reporting "Maximum resident set size" (the largest single process
@@ -36,6 +41,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -116,30 +122,39 @@ def make_photos(n: int, folder: Path, seed: int = 1) -> list[Path]:
 # -- running things ------------------------------------------------------------------------
 
 
-def run_scrub(files: list[Path], out: Path, report: Path) -> float:
-    """Run ``protest-archive scrub --jobs 1`` once over ``files``; return the wall time."""
-    cmd = [SCRUB, "scrub", *map(str, files), "--out", str(out), "--report", str(report),
-           "--jobs", "1"]
+def run_timed(cmd: list[str]) -> tuple[float, float]:
+    """Run ``cmd``; return its wall time and the CPU time (user + sys) of its process tree."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    elapsed = time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, cpu
+
+
+def run_scrub(files: list[Path], out: Path, report: Path) -> tuple[float, float]:
+    """Run ``protest-archive scrub --jobs 1`` once over ``files``: (wall, CPU) seconds."""
+    timed = run_timed([SCRUB, "scrub", *map(str, files), "--out", str(out),
+                       "--report", str(report), "--jobs", "1"])
     entries = json.loads(report.read_text())
     errors = [e["error"] for e in entries.values() if e["error"]]
     if errors:
         sys.exit(f"scrub reported errors: {errors}")
-    return elapsed
+    return timed
 
 
-def floor_times(files: list[Path], scratch: Path) -> list[float]:
-    """Pillow alone: open + decode + save as JPEG (default options), per photo."""
-    times = []
+def floor_times(files: list[Path], scratch: Path) -> tuple[list[float], list[float]]:
+    """Pillow alone: open + decode + save as JPEG (default options); wall and CPU per photo."""
+    walls, cpus = [], []
     for src in files:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         with Image.open(src) as im:
             im.load()
             im.save(scratch / "floor.jpg", "JPEG")
-        times.append(time.perf_counter() - start)
-    return times
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu_start)
+    return walls, cpus
 
 
 def deface_backend() -> str:
@@ -150,16 +165,20 @@ def deface_backend() -> str:
     return out.strip().splitlines()[-1]
 
 
-def run_deface(files: list[Path]) -> float:
-    """Run ``deface`` once over ``files`` (outputs go next to them as *_anonymized.jpg)."""
-    start = time.perf_counter()
-    subprocess.run([DEFACE, *map(str, files)], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    elapsed = time.perf_counter() - start
+def run_deface(files: list[Path], per_file: bool) -> tuple[float, float]:
+    """Run ``deface`` on ``files``, once per file or once over all of them; outputs go
+    next to the inputs as *_anonymized.jpg. Returns total (wall, CPU) seconds."""
+    for f in files:
+        f.with_name(f"{f.stem}_anonymized{f.suffix}").unlink(missing_ok=True)
+    if per_file:
+        runs = [run_timed([DEFACE, str(f)]) for f in files]
+        timed = (sum(w for w, _ in runs), sum(c for _, c in runs))
+    else:
+        timed = run_timed([DEFACE, *map(str, files)])
     for f in files:
         if not f.with_name(f"{f.stem}_anonymized{f.suffix}").exists():
             sys.exit(f"deface wrote no output for {f}")
-    return elapsed
+    return timed
 
 
 def warn_if_busy() -> None:
@@ -183,13 +202,13 @@ def speed(args: argparse.Namespace, work: Path) -> None:
     mb = statistics.mean(f.stat().st_size for f in files) / 1e6
     n = len(files)
 
-    floor = floor_times(files, work)
-    a = statistics.median(floor)
+    floor, floor_cpu = floor_times(files, work)
+    a, a_cpu = statistics.median(floor), statistics.median(floor_cpu)
 
     # The one-photo run goes first: it also warms the disk cache for the timed batch run.
-    t_one = run_scrub(files[:1], work / "out1", work / "report1.json")
-    t_all = run_scrub(files, work / "out", work / "report.json")
-    b = t_all / n
+    t_one, _ = run_scrub(files[:1], work / "out1", work / "report1.json")
+    t_all, cpu_all = run_scrub(files, work / "out", work / "report.json")
+    b, b_cpu = t_all / n, cpu_all / n
     faces = json.loads((work / "report.json").read_text())
     n_faces = sum(len(e["faces"]) for e in faces.values())
     marginal = (t_all - t_one) / (n - 1) if n > 1 else None
@@ -198,8 +217,10 @@ def speed(args: argparse.Namespace, work: Path) -> None:
     if not args.skip_deface:
         k = min(args.deface_photos, n)
         backend = deface_backend()
-        t_deface = run_deface(files[:k])
-        c = t_deface / k
+        t_deface, cpu_deface = run_deface(files[:k], per_file=True)
+        c, c_cpu = t_deface / k, cpu_deface / k
+        t_batch, _ = run_deface(files[:k], per_file=False)
+        c_batch = t_batch / k
 
     print()
     print(f"Photos: {n} x {SPEED_SIZE[0]}x{SPEED_SIZE[1]} (24 MP) JPEG q92, "
@@ -212,16 +233,25 @@ def speed(args: argparse.Namespace, work: Path) -> None:
         print(f"    excluding start-up, (T_{n} - T_1) / {n - 1}: {marginal:.2f} s/photo "
               f"(start-up + model load ~ {t_all - n * marginal:.1f} s per run)")
     if c is not None:
-        print(f"(c) deface (defaults, backend: {backend}), one run over {k} of the {n} photos "
-              f"only (it is slow): {t_deface:.1f} s wall, mean {c:.2f} s/photo")
+        print(f"(c) deface (defaults, backend: {backend}) on {k} of the {n} photos (it is "
+              f"slow): one process per photo, mean {c:.2f} s/photo; one process over all "
+              f"{k}, mean {c_batch:.2f} s/photo")
     else:
         print("(c) deface: skipped (--skip-deface)")
+    cpu = f"CPU time (user+sys) per photo: a {a_cpu:.2f} s (median), b {b_cpu:.2f} s (mean)"
+    if c is not None:
+        cpu += f", c {c_cpu:.2f} s (mean)"
+    print(cpu)
+    print(f"    CPU ratios, less affected by other load: b/a = {b_cpu / a_cpu:.2f}"
+          + (f", c/b = {c_cpu / b_cpu:.2f}" if c is not None else ""))
     print()
+    print("Ratios of wall times (a: median per photo; b, c: mean per photo of one batch run):")
     print(f"b/a = {b / a:.2f}   target <= {TARGET_SCRUB_OVER_FLOOR:g}: "
           f"{verdict(b / a <= TARGET_SCRUB_OVER_FLOOR)}")
     if c is not None:
         print(f"c/b = {c / b:.2f}   target >= {TARGET_DEFACE_OVER_SCRUB:g}: "
-              f"{verdict(c / b >= TARGET_DEFACE_OVER_SCRUB)}")
+              f"{verdict(c / b >= TARGET_DEFACE_OVER_SCRUB)}   (deface one photo per process)")
+        print(f"c/b = {c_batch / b:.2f}   with deface given all {k} photos in one process")
 
 
 # -- memory ----------------------------------------------------------------------------------

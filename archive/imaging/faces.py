@@ -31,12 +31,25 @@ _OUTPUTS = ["537", "538", "539", "540"]
 
 @dataclass(frozen=True)
 class DetectorParams:
-    """How the detector is run. The defaults are tuned on crowd photos (see bench/faces.py)."""
+    """How the detector is run. The defaults are tuned on crowd photos (bench/faces.py).
+
+    Measured on 352 crowd photos (3,980 labelled faces): a pass at 1.75x with a low
+    threshold finds the small faces (10 px tall and up, at 1024 px wide) as well as a 2x
+    pass does, for 0.55 s rather than 0.95 s of one core; a cheap 0.75x pass finds the
+    large faces, which an upscaled pass sees too close up. Boxes the upscaled pass draws
+    taller than ``upscaled_max_height`` are mostly false alarms (real large faces score
+    high in the 0.75x pass), and dropping them keeps the obscured area down. Together:
+    98.4% of recognisable faces obscured, 18.5% of the image area (bench/faces.py).
+    """
 
     #: (scale relative to REFERENCE_SIDE, threshold) for each pass.
-    passes: tuple[tuple[float, float], ...] = ((2.0, 0.1), (1.0, 0.1), (0.5, 0.1))
-    #: Passes whose input is larger than this on either side run on overlapping tiles.
-    tile: int = 1024
+    passes: tuple[tuple[float, float], ...] = ((1.75, 0.04), (0.75, 0.1))
+    #: Boxes taller than this (in REFERENCE_SIDE pixels) from passes above 1x are dropped,
+    #: when a pass at 1x or below is there to find large faces. 0 keeps them all.
+    upscaled_max_height: float = 64.0
+    #: Passes whose input is larger than this on either side run on overlapping tiles,
+    #: which bounds memory; tiles cost more in all (they overlap), so only then.
+    tile: int = 2048
     #: Overlap between tiles, in the pass's pixels: faces larger than this are left to
     #: the smaller-scale passes, which see them whole.
     overlap: int = 128
@@ -135,10 +148,14 @@ class FaceDetector:
             raise ValueError("detector needs an RGB uint8 array")
         h, w = rgb.shape[:2]
         norm = REFERENCE_SIDE / max(h, w)
-        found = [
-            self._run_pass(rgb, norm * scale, threshold)
-            for scale, threshold in self.params.passes
-        ]
+        params = self.params
+        cut = params.upscaled_max_height if any(s <= 1 for s, _ in params.passes) else 0
+        found = []
+        for scale, threshold in params.passes:
+            boxes = self._run_pass(rgb, norm * scale, threshold)
+            if scale > 1 and cut:
+                boxes = boxes[(boxes[:, 3] - boxes[:, 1]) * norm < cut]
+            found.append(boxes)
         boxes = np.concatenate(found) if found else np.empty((0, 5), np.float32)
         boxes = _nms(boxes, self.params.nms_iou)
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)

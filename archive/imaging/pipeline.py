@@ -48,20 +48,17 @@ class ScrubOutcome:
 def detect_faces(image: Image.Image, detector: FaceDetector | None = None) -> list[Face]:
     """Detect faces in an upright "RGB"/"L" image; boxes are in its own pixels.
 
-    The detector never looks at more than :func:`faces.detection_side` pixels, so a large
-    photo is shrunk to that first (fast, and it bounds the detector's memory).
+    The detector's passes are relative to the photo's longer side and never need more
+    than :func:`faces.detection_side` pixels, so a large photo is shrunk towards that
+    first (fast, and it bounds the detector's memory).
     """
     detector = detector or get_detector()
     w, h = image.size
     side = detection_side(detector.params)
-    small = image
-    if max(w, h) > side:
-        ratio = side / max(w, h)
-        small = image.resize(
-            (max(1, round(w * ratio)), max(1, round(h * ratio))),
-            Image.Resampling.BILINEAR,
-            reducing_gap=2.0,
-        )
+    # A whole-number box reduction is cheap (about 0.02 s for 24 MP); the detector
+    # resizes what is left to each pass's exact size itself.
+    factor = max(w, h) // side
+    small = image.reduce(factor) if factor >= 2 else image
     if small.mode != "RGB":
         small = small.convert("RGB")
     faces = detector.detect(np.asarray(small))

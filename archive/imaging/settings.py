@@ -21,8 +21,6 @@ class ImagingSettings:
     obscure_method: str = "heavy_blur"
     #: The obscured ellipse is this many times the detected box, in each dimension.
     mask_scale: float = 1.4
-    #: Detector confidence threshold. Low on purpose: a miss is a leak, a false alarm is a blot.
-    face_threshold: float = 0.1
     #: JPEG quality of the cleaned output (see encoding.py for why).
     jpeg_quality: int = 90
 
@@ -34,7 +32,5 @@ class ImagingSettings:
             )
         if not 1.0 <= self.mask_scale <= 3.0:
             raise ValueError("mask scale must be between 1.0 and 3.0")
-        if not 0.0 < self.face_threshold < 1.0:
-            raise ValueError("face threshold must be between 0 and 1")
         if self.max_bytes <= 0 or self.max_pixels <= 0:
             raise ValueError("size and pixel limits must be positive")
