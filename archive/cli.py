@@ -66,7 +66,7 @@ def scrub(inputs: tuple[str, ...], out_dir: str, report_path: str, jobs: int | N
                     bar.write(line, file=sys.stderr)
             bar.update(1)
 
-        run_batch(planned, settings, workers, done)
+        run_batch(planned, settings, workers, done, show_values=show_values)
     write_report({job.key: results[job.key] for job in planned}, Path(report_path))
     faces = sum(len(e["faces"]) for e in results.values())
     click.echo(

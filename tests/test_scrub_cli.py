@@ -107,3 +107,28 @@ def test_show_values_prints_to_the_terminal_but_not_the_report(tmp_path, astrona
 
 def test_exiftool_is_available():
     assert shutil.which("exiftool"), "make test installs exiftool"
+
+
+def test_a_crashing_worker_costs_only_its_own_file(tmp_path, astronaut, settings):
+    """A worker process that dies mid-file (a segfault in a decoder, say) fails that file
+    with a clear error; the files in flight beside it are retried and succeed."""
+    from archive.imaging.batch import collect_inputs, plan_outputs, run_batch
+
+    from .crashing_worker import crash_on_named
+
+    d = tmp_path / "in"
+    d.mkdir()
+    for name in ("a.jpg", "crash.jpg", "b.jpg", "c.jpg", "d.jpg"):
+        astronaut.resize((128, 128)).save(d / name)
+    out = tmp_path / "out"
+    jobs = plan_outputs(collect_inputs([str(d)], out), out)
+    results: dict[str, dict] = {}
+    run_batch(jobs, settings, 2, lambda k, e, v: results.__setitem__(k, e),
+              worker=crash_on_named)
+
+    assert sorted(Path(k).name for k in results) == ["a.jpg", "b.jpg", "c.jpg", "crash.jpg",
+                                                      "d.jpg"]
+    crashed = results[str(d / "crash.jpg")]
+    assert crashed["output"] is None and "crash" in crashed["error"]
+    assert all(e["error"] is None for k, e in results.items() if "crash" not in k)
+    assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]

@@ -102,8 +102,14 @@ def _init_worker(single_threaded: bool) -> None:
         cv2.setNumThreads(1)  # several processes already share the cores
 
 
-def scrub_one(job: Job, settings: ImagingSettings) -> tuple[str, dict, list]:
-    """Scrub one file in a worker; returns (key, report entry, metadata values)."""
+def scrub_one(
+    job: Job, settings: ImagingSettings, show_values: bool = False
+) -> tuple[str, dict, list]:
+    """Scrub one file in a worker; returns (key, report entry, metadata values).
+
+    The values are read only when asked for (``--show-values``), for the terminal.
+    """
+    from .metadata import describe
     from .pipeline import scrub_file
 
     try:
@@ -111,7 +117,8 @@ def scrub_one(job: Job, settings: ImagingSettings) -> tuple[str, dict, list]:
             raise ImageRejected("No such file.")
         job.dest.parent.mkdir(parents=True, exist_ok=True)
         outcome = scrub_file(job.src, job.dest, settings)
-        return job.key, outcome.report_entry(str(job.dest)), outcome.values
+        values = describe(str(job.src)) if show_values else []
+        return job.key, outcome.report_entry(str(job.dest)), values
     except ImageRejected as err:
         return job.key, error_entry(str(err)), []
     except MemoryError:
@@ -126,13 +133,22 @@ def error_entry(message: str) -> dict:
 
 # -- the batch -------------------------------------------------------------------------------
 
+WorkerFn = Callable[[Job, ImagingSettings, bool], tuple[str, dict, list]]
+
+
 def run_batch(
     jobs: list[Job],
     settings: ImagingSettings,
     workers: int,
     on_done: Callable[[str, dict, list], None],
+    show_values: bool = False,
+    worker: WorkerFn = scrub_one,
 ) -> None:
-    """Scrub ``jobs`` in ``workers`` processes, calling ``on_done`` as each finishes."""
+    """Scrub ``jobs`` in ``workers`` processes, calling ``on_done`` as each finishes.
+
+    ``worker`` must be a module-level function (it is sent to spawned processes by
+    name); the tests pass one that crashes on purpose.
+    """
     pending: list[tuple[Job, int]] = [(job, 0) for job in jobs]
     pending.reverse()  # pop() from the end keeps the input order
     suspects: list[Job] = []
@@ -145,7 +161,7 @@ def run_batch(
             pending = queue
         else:
             window = workers
-        crashed = _drain(pending, settings, window, on_done)
+        crashed = _drain(pending, window, on_done, worker, (settings, show_values))
         for job, attempts in crashed:
             if attempts >= 1:
                 on_done(job.key, error_entry(
@@ -156,9 +172,10 @@ def run_batch(
 
 def _drain(
     pending: list[tuple[Job, int]],
-    settings: ImagingSettings,
     window: int,
     on_done: Callable[[str, dict, list], None],
+    worker: WorkerFn,
+    args: tuple,
 ) -> list[tuple[Job, int]]:
     """Run ``pending`` with at most ``window`` in flight; return the in-flight jobs if the
     pool breaks (the rest stay in ``pending``)."""
@@ -171,7 +188,7 @@ def _drain(
         while pending or running:
             while pending and len(running) < window:
                 job, attempts = pending.pop()
-                running[pool.submit(scrub_one, job, settings)] = (job, attempts)
+                running[pool.submit(worker, job, *args)] = (job, attempts)
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in done:
                 job, attempts = running.pop(fut)

@@ -6,8 +6,8 @@ maker notes, thumbnails), Pillow (EXIF, XMP, ICC, PNG text, Photoshop/IPTC block
 walk over the JPEG's own segments, so that one parser's blind spot is covered by another.
 
 :meth:`MetadataFindings.kinds_report` is safe to store: it names kinds, never values.
-:attr:`MetadataFindings.values` holds the values, for the offline CLI to show its own
-user on the terminal; it must never be stored or sent anywhere.
+:func:`describe` returns the values themselves, for the offline CLI to show its own user
+on the terminal only; nothing else calls it, and its result is never stored.
 """
 
 from __future__ import annotations
@@ -173,6 +173,30 @@ def inspect_metadata(
         warnings.simplefilter("ignore")  # odd files make the readers chatty; we just report
         _run_steps(path, fmt, info, exif, text or {}, found)
     return found
+
+
+def describe(path: str) -> list[tuple[str, str, str]]:
+    """(kind, where, value) for each identifying value in the file: for a terminal only.
+
+    Reads the file again, independently of the pipeline, so that the pipeline's own
+    results never carry a value. Returns [] for a file that cannot be opened.
+    """
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                im.load()
+                info, text = dict(im.info), dict(getattr(im, "text", {}) or {})
+                try:
+                    exif = im.getexif()
+                except Exception:  # noqa: BLE001 - a corrupt block: exifread may still read it
+                    exif = None
+                fmt = im.format or ""
+    except Exception:  # noqa: BLE001 - the pipeline reports why the file is unusable
+        return []
+    return inspect_metadata(path, fmt, info, exif, text).values
 
 
 def _run_steps(path: str, fmt: str, info: dict, exif, text: dict, found: MetadataFindings) -> None:

@@ -7,7 +7,7 @@ and the tests.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -22,7 +22,7 @@ from .settings import ImagingSettings
 
 @dataclass
 class ScrubOutcome:
-    """What the pipeline did to one file. Everything but ``values`` is safe to store."""
+    """What the pipeline did to one file: safe to store (kinds, never values)."""
 
     #: The obscured regions, [x1, y1, x2, y2, score], in the upright image's pixels.
     faces: list[list[float]]
@@ -31,8 +31,6 @@ class ScrubOutcome:
     notes: list[str]
     width: int
     height: int
-    #: Metadata values, for the offline CLI's terminal only: never store these.
-    values: list[tuple[str, str, str]] = field(default_factory=list, repr=False)
 
     def report_entry(self, output: str) -> dict:
         """The scrub report's entry for this file (see DESIGN.md)."""
@@ -114,5 +112,4 @@ def scrub_file(
         notes=loaded.notes,
         width=image.width,
         height=image.height,
-        values=findings.values,
     )
