@@ -110,6 +110,19 @@ def test_small_faces_are_found_wherever_they_are(astronaut, detector, settings, 
     assert len(missed) <= allowed, f"{height} px faces not obscured at {missed}"
 
 
+def test_faces_in_a_panorama_are_found(astronaut, detector, settings):
+    """A 6:1 crowd panorama: people are as tall as its height allows, so their faces
+    must be found at sizes relative to that height, not shrunk away with its length."""
+    size = (6144, 1024)
+    # 15 px faces here are 10 px faces in a 1024x683 photo of the same height's share.
+    placements = [(200 + 580 * i, 100 + 270 * (i % 3), (15, 20, 30, 45)[i % 4])
+                  for i in range(10)]
+    img, boxes = face_composite(astronaut, size, placements)
+    regions = anonymise(img, settings, detector)
+    missed = [b for b in boxes if covered_share(b, regions, size) < 0.8]
+    assert not missed, f"panorama faces not obscured: {missed}"
+
+
 def test_faces_straddling_tile_edges_are_found(astronaut, settings):
     """Force tiling, and put faces across the seams: the overlap must catch them."""
     params = DetectorParams(tile=512, overlap=128)

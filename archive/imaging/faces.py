@@ -22,6 +22,11 @@ import numpy as np
 #: Scales are relative to a copy of the photo whose longer side is this long. A face
 #: 10 px tall in a 1024 px wide photo must be found, whatever the photo's real size.
 REFERENCE_SIDE = 1024
+#: The shorter side of that reference photo (3:2). A panorama is scaled by its shorter
+#: side instead, or its faces would shrink with its length to nothing...
+REFERENCE_SHORT_SIDE = 683
+#: ...but at most this many times the reference's scale (so at most 16 times the pixels).
+PANORAMA_MAX_BOOST = 4.0
 
 #: Stride of the model's output maps, and the multiple its input sides must have.
 _STRIDE = 4
@@ -48,8 +53,9 @@ class DetectorParams:
     #: when a pass at 1x or below is there to find large faces. 0 keeps them all.
     upscaled_max_height: float = 64.0
     #: Passes whose input is larger than this on either side run on overlapping tiles,
-    #: which bounds memory; tiles cost more in all (they overlap), so only then.
-    tile: int = 2048
+    #: which bounds memory; tiles cost more in all (they overlap), so only then: a
+    #: 3:2 or 16:9 photo never needs them, a panorama does.
+    tile: int = 2560
     #: Overlap between tiles, in the pass's pixels: faces larger than this are left to
     #: the smaller-scale passes, which see them whole.
     overlap: int = 128
@@ -142,12 +148,12 @@ class FaceDetector:
         """Find faces in an RGB uint8 array (any size); boxes are in its pixels.
 
         For a large photo, pass a downscaled copy and scale the boxes back: the passes
-        work relative to ``REFERENCE_SIDE`` anyway (see :func:`detection_copy`).
+        work relative to :func:`reference_scale` anyway (see ``pipeline.detect_faces``).
         """
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError("detector needs an RGB uint8 array")
         h, w = rgb.shape[:2]
-        norm = REFERENCE_SIDE / max(h, w)
+        norm = reference_scale(w, h)
         params = self.params
         cut = params.upscaled_max_height if any(s <= 1 for s, _ in params.passes) else 0
         found = []
@@ -163,10 +169,23 @@ class FaceDetector:
         return [Face(*map(float, b)) for b in boxes if b[2] > b[0] and b[3] > b[1]]
 
 
-def detection_side(params: DetectorParams | None = None) -> int:
-    """The longest side the detector ever looks at: larger photos can be shrunk to it first."""
+def reference_scale(width: int, height: int) -> float:
+    """The factor that brings a photo to the reference size the passes are relative to.
+
+    Usually its longer side becomes ``REFERENCE_SIDE``; a panorama is scaled by its
+    shorter side instead (up to ``PANORAMA_MAX_BOOST`` times more), because the people
+    in it are as large as its height allows, not as small as its length would make them.
+    """
+    by_long = REFERENCE_SIDE / max(width, height)
+    by_short = REFERENCE_SHORT_SIDE / min(width, height)
+    return min(max(by_long, by_short), by_long * PANORAMA_MAX_BOOST)
+
+
+def largest_pass_scale(width: int, height: int, params: DetectorParams | None = None) -> float:
+    """The largest factor any pass applies to a photo of this size: a photo can be
+    shrunk by up to its inverse before detection, losing nothing the detector uses."""
     params = params or DetectorParams()
-    return int(np.ceil(REFERENCE_SIDE * max(s for s, _ in params.passes)))
+    return reference_scale(width, height) * max(s for s, _ in params.passes)
 
 
 def _tile_starts(total: int, size: int, overlap: int) -> list[int]:
