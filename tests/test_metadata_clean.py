@@ -143,6 +143,14 @@ def make_corpus(d: Path) -> dict[str, tuple[Path, set[str]]]:
            b'exif:GPSLatitude="43,19.068N"/></rdf:RDF></x:xmpmeta>')
     stored(1).save(p, format="HEIF", exif=exif.tobytes(), xmp=xmp, quality=90)
     corpus[p.name] = (p, {"gps", "camera", "owner", "xmp"})
+
+    # A sideways HEIC, as phones write them: pixels stored turned, orientation 6.
+    p = d / "sideways.heic"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "Apple"
+    stored(6).save(p, format="HEIF", exif=exif.tobytes(), quality=90)
+    corpus[p.name] = (p, {"camera"})
     return corpus
 
 
@@ -177,6 +185,7 @@ def test_naive_pillow_reencode_leaks(corpus, tmp_path):
 @pytest.mark.parametrize("name", [
     "exif_o3.jpg", "exif_o6.jpg", "exif_o8.jpg", "xmp_gps_only.jpg", "iptc.jpg", "comment.jpg",
     "thumbnail.jpg", "icc.jpg", "text.png", "meta.webp", "meta.tiff", "meta.heic",
+    "sideways.heic",
 ])
 def test_scrub_leaves_nothing_exiftool_can_find(corpus, tmp_path, settings, detector, name):
     src, kinds = corpus[name]

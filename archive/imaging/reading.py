@@ -123,6 +123,12 @@ def open_image(path: str | os.PathLike, settings: ImagingSettings) -> LoadedImag
             info = dict(im.info)
             exif = _read_exif(im)
             text = dict(im.text) if fmt == "PNG" else {}
+            if frames > 1:
+                # Pillow keeps a multi-frame file open for seeking; workers live across
+                # many files, so keep the first frame's pixels and let the file go.
+                first = im.copy()
+                im.close()
+                im = first
     except ImageRejected:
         raise
     except Image.DecompressionBombError as err:
@@ -192,8 +198,11 @@ def _orient(loaded: LoadedImage) -> None:
         except (TypeError, ValueError):
             orientation = 1
     if loaded.format == "HEIF":
-        # libheif already applied the container's rotation; pillow-heif drops the
-        # EXIF orientation to match, so nothing is left to do.
+        # libheif already applied the container's rotation; pillow-heif resets the
+        # EXIF orientation to match and keeps the old value here.
+        original = loaded.source_info.get("original_orientation") or 1
+        if original != 1:
+            loaded.notes.append(f"turned upright (EXIF orientation {original})")
         return
     if orientation in (2, 3, 4, 5, 6, 7, 8):
         method = {
