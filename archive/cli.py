@@ -35,11 +35,12 @@ def scrub(inputs: tuple[str, ...], out_dir: str, report_path: str, jobs: int | N
     """
     from tqdm import tqdm
 
-    from config import imaging_settings
-
     from .imaging.batch import collect_inputs, iter_values, plan_outputs, run_batch, write_report
 
     try:
+        # config.py reads the environment as it is imported, so a bad value shows here.
+        from config import imaging_settings
+
         settings = imaging_settings()
     except ValueError as err:
         raise click.UsageError(f"configuration: {err}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,9 +17,9 @@ from .conftest import ASTRONAUT_FACE, metadata_tags
 CLI = str(Path(sys.executable).with_name("protest-archive"))
 
 
-def scrub(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def scrub(*args: str | Path, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([CLI, "scrub", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+                          timeout=300, env={**os.environ, **(env or {})})
 
 
 @pytest.fixture
@@ -93,6 +94,31 @@ def test_usage_errors_are_clear(tmp_path):
     assert result.returncode == 2 and "no files found" in result.stderr
     result = scrub(tmp_path / "missing.jpg", "--out", tmp_path / "o", "--report", "r.json")
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+@pytest.mark.parametrize(("name", "value", "words"), [
+    ("ARCHIVE_MAX_UPLOAD_MB", "sixty", "ARCHIVE_MAX_UPLOAD_MB must be a whole number"),
+    ("ARCHIVE_OBSCURE_METHOD", "pixelate", "obscure method must be one of heavy_blur, solid"),
+    ("ARCHIVE_MASK_SCALE", "0.5", "mask scale must be between 1.0 and 3.0"),
+])
+def test_bad_configuration_is_a_clear_error(tmp_path, astronaut, name, value, words):
+    src = tmp_path / "p.jpg"
+    astronaut.save(src)
+    result = scrub(src, "--out", tmp_path / "o", "--report", tmp_path / "r.json",
+                   env={name: value})
+    assert result.returncode == 2 and words in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_configuration_chooses_the_obscuring_method(tmp_path, astronaut):
+    src = tmp_path / "p.jpg"
+    astronaut.save(src, quality=95)
+    result = scrub(src, "--out", tmp_path / "o", "--report", tmp_path / "r.json",
+                   env={"ARCHIVE_OBSCURE_METHOD": "solid"})
+    assert result.returncode == 0, result.stderr
+    with Image.open(tmp_path / "o" / "p.jpg") as im:
+        r, g, b = im.convert("RGB").getpixel((222, 120))  # the middle of her face
+    assert all(abs(c - 64) <= 6 for c in (r, g, b)), (r, g, b)
 
 
 def test_show_values_prints_to_the_terminal_but_not_the_report(tmp_path, astronaut):
