@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFilter
+from PIL import Image, ImageFilter, ImageOps
 
 from archive.imaging.faces import DetectorParams, FaceDetector, get_detector
 from archive.imaging.obscuring import Region, obscure
@@ -196,3 +196,33 @@ def test_region_at_the_image_edge_is_clipped_not_lost(astronaut):
     obscure(img, [Region(-50, -50, 60, 60)], "solid")
     assert img.getpixel((5, 5)) == (64, 64, 64)
     assert img.getpixel((100, 100)) == astronaut.getpixel((100, 100))
+
+
+def _dark_variants(astronaut: Image.Image) -> dict[str, Image.Image]:
+    """The astronaut as data that uses only part of its container's range."""
+    grey = np.asarray(astronaut.convert("L"), dtype=np.float64)
+    return {
+        "10-bit in 16-bit PNG": Image.fromarray((grey * 4).astype(np.uint16)),
+        "8-bit values in int32 TIFF": Image.fromarray(grey.astype(np.int32)),
+        "float TIFF in 0..255": Image.fromarray(grey.astype(np.float32)),
+        "underexposed 8-bit JPEG": Image.fromarray(
+            (np.asarray(astronaut, np.float64) * 24 / 255).astype(np.uint8)),
+    }
+
+
+@pytest.mark.parametrize("kind", ["10-bit in 16-bit PNG", "8-bit values in int32 TIFF",
+                                  "float TIFF in 0..255", "underexposed 8-bit JPEG"])
+def test_a_face_hidden_in_a_few_levels_is_still_obscured(astronaut, tmp_path, settings,
+                                                          detector, kind):
+    """Whoever brightens the published file must not find the face: so the detector
+    has to see it even when the photo is nearly black."""
+    im = _dark_variants(astronaut)[kind]
+    src = tmp_path / ("in.png" if "PNG" in kind else "in.tif" if "TIFF" in kind else "in.jpg")
+    im.save(src, **({"quality": 95} if src.suffix == ".jpg" else {}))
+    out = tmp_path / "out.jpg"
+    outcome = scrub_file(src, out, settings, detector)
+    assert any(iou(f[:4], ASTRONAUT_FACE) > 0.3 for f in outcome.faces), outcome.faces
+    with Image.open(out) as result:
+        brightened = ImageOps.autocontrast(result.convert("L"))
+    original = ImageOps.autocontrast(astronaut.convert("L"))
+    assert high_frequency_energy(brightened) < 0.05 * high_frequency_energy(original)

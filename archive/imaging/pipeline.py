@@ -57,11 +57,32 @@ def detect_faces(image: Image.Image, detector: FaceDetector | None = None) -> li
     small = image.reduce(factor) if factor >= 2 else image
     if small.mode != "RGB":
         small = small.convert("RGB")
-    faces = detector.detect(np.asarray(small))
+    pixels = np.asarray(small)
+    faces = detector.detect(_stretched(pixels))
     if small.size == (w, h):
         return faces
     sx, sy = w / small.width, h / small.height
     return [Face(f.x1 * sx, f.y1 * sy, f.x2 * sx, f.y2 * sy, f.score) for f in faces]
+
+
+#: Below this spread of levels, a photo is stretched before detection (see _stretched).
+_LOW_CONTRAST = 128
+
+
+def _stretched(pixels: np.ndarray) -> np.ndarray:
+    """A dark or flat photo, stretched to the full range for the detector's eyes only.
+
+    Faces in an underexposed photo are still there for anyone who brightens the
+    published file, so the detector must see them as brightened too. (The 1st and
+    99.9th percentiles, so that a few hot pixels cannot keep the stretch from working.)
+    """
+    lo, hi = np.percentile(pixels[::4, ::4], (1, 99.9))
+    if hi - lo >= _LOW_CONTRAST:
+        return pixels
+    if hi - lo < 1:
+        return pixels
+    out = (pixels.astype(np.float32) - lo) * (255.0 / (hi - lo))
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def anonymise(

@@ -257,11 +257,15 @@ def _to_srgb(loaded: LoadedImage) -> None:
 
 
 def _high_depth_to_l(im: Image.Image) -> Image.Image:
-    """16-bit and float greyscale to 8-bit, scaled (Pillow's convert would clip)."""
-    arr = np.asarray(im)
-    if arr.dtype.kind == "f":
-        top = 1.0 if float(np.nanmax(arr, initial=0)) <= 1.0 else 65535.0
-        arr = np.nan_to_num(arr) / top * 255.0
-    else:
-        arr = arr.astype(np.float64) / (65535.0 / 255.0)
-    return Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "L")
+    """16-bit, 32-bit and float greyscale to 8-bit, stretched over the values it uses.
+
+    A container's nominal range says little: 10- or 12-bit sensor data sits in 16-bit
+    files, 8-bit data in 32-bit TIFFs, floats in 0..255 or 0..1. Scaling by the nominal
+    range would leave such an image nearly black, so the detector would see no face
+    while the face is still there in a few grey levels for anyone who brightens it.
+    """
+    arr = np.nan_to_num(np.asarray(im).astype(np.float64))
+    lo, hi = float(arr.min(initial=0)), float(arr.max(initial=0))
+    if hi <= lo:
+        return Image.new("L", im.size, 0)
+    return Image.fromarray(np.clip((arr - lo) * (255.0 / (hi - lo)) + 0.5, 0, 255).astype(np.uint8))
