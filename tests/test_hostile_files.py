@@ -230,3 +230,69 @@ def test_size_limit_comes_from_settings(files, tmp_path, detector):
         scrub_file(big, tmp_path / "o.jpg", small, detector)
     with pytest.raises(ImageRejected, match=r"64x48 \(0 megapixels\); the limit is 0 megapix"):
         scrub_file(files["grey.jpg"], tmp_path / "o.jpg", small, detector)
+
+
+def heic_with_endless_box() -> bytes:
+    """A HEIC that libheif decodes, but whose 'meta' box ends in a 'free' box with a
+    64-bit size of 0: a box walker that trusts sizes reads that box forever (exifread
+    did; found in review). The iloc offsets are moved past the inserted box."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (120, 90, 60)).save(buf, "HEIF", quality=80)
+    data = bytearray(buf.getvalue())
+    bad_box = struct.pack(">I", 1) + b"free" + struct.pack(">Q", 0)
+    shift = len(bad_box)
+
+    def rd(p: int, n: int) -> int:
+        return int.from_bytes(data[p:p + n], "big")
+
+    def wr(p: int, n: int, v: int) -> None:
+        data[p:p + n] = v.to_bytes(n, "big")
+
+    i = data.index(b"iloc") - 4
+    ver, p = data[i + 8], i + 12
+    osz, lsz, bsz, isz = data[p] >> 4, data[p] & 15, data[p + 1] >> 4, data[p + 1] & 15
+    p += 2
+    cnt = rd(p, 2) if ver < 2 else rd(p, 4)
+    p += 2 if ver < 2 else 4
+    for _ in range(cnt):
+        p += 2 if ver < 2 else 4
+        method = 0
+        if ver in (1, 2):
+            method = rd(p, 2) & 15
+            p += 2
+        p += 2
+        if bsz and method == 0:
+            wr(p, bsz, rd(p, bsz) + shift)
+        p += bsz
+        extents = rd(p, 2)
+        p += 2
+        for _ in range(extents):
+            if ver in (1, 2) and isz:
+                p += isz
+            if bsz == 0 and method == 0 and osz:
+                wr(p, osz, rd(p, osz) + shift)
+            p += osz + lsz
+    m = data.index(b"meta") - 4
+    mlen = rd(m, 4)
+    wr(m, 4, mlen + shift)
+    return bytes(data[:m + mlen]) + bad_box + bytes(data[m + mlen:])
+
+
+def test_a_heic_with_an_endless_box_does_not_hang(tmp_path):
+    import subprocess
+    import sys
+
+    src = tmp_path / "endless.heic"
+    src.write_bytes(heic_with_endless_box())
+    with Image.open(src) as im:  # it is a valid image...
+        im.load()
+    code = ("import sys; from config import imaging_settings; "
+            "from archive.imaging.pipeline import scrub_file; "
+            "scrub_file(sys.argv[1], sys.argv[2], imaging_settings())")
+    # ...and scrubbing it finishes (in a subprocess, so a regression fails, not hangs).
+    subprocess.run([sys.executable, "-c", code, str(src), str(tmp_path / "out.jpg")],
+                   check=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert (tmp_path / "out.jpg").stat().st_size > 0

@@ -158,3 +158,26 @@ def test_a_crashing_worker_costs_only_its_own_file(tmp_path, astronaut, settings
     assert crashed["output"] is None and "crash" in crashed["error"]
     assert all(e["error"] is None for k, e in results.items() if "crash" not in k)
     assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
+
+
+def test_a_hanging_file_is_stopped_and_the_batch_goes_on(tmp_path, astronaut, settings):
+    """A file that never finishes (a parser in a loop) is given up on after the time
+    limit; the files beside it are retried and succeed, and the batch ends."""
+    from archive.imaging.batch import collect_inputs, plan_outputs, run_batch
+
+    from .crashing_worker import hang_on_named
+
+    d = tmp_path / "in"
+    d.mkdir()
+    for name in ("a.jpg", "hang.jpg", "b.jpg"):
+        astronaut.resize((128, 128)).save(d / name)
+    out = tmp_path / "out"
+    jobs = plan_outputs(collect_inputs([str(d)], out), out)
+    results: dict[str, dict] = {}
+    run_batch(jobs, settings, 2, lambda k, e, v: results.__setitem__(k, e),
+              worker=hang_on_named, file_timeout=8)
+    hung = results[str(d / "hang.jpg")]
+    assert hung["output"] is None and "took longer than 8 s" in hung["error"]
+    assert results[str(d / "a.jpg")]["error"] is None
+    assert results[str(d / "b.jpg")]["error"] is None
+    assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "b.jpg"]

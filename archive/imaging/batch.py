@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 import secrets
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -136,6 +137,17 @@ def error_entry(message: str) -> dict:
 WorkerFn = Callable[[Job, ImagingSettings, bool], tuple[str, dict, list]]
 
 
+#: A file still being worked on after this many seconds is given up on (a 100 MP photo
+#: takes about 4 s here): a hostile file must not stall the batch.
+FILE_TIMEOUT = 120.0
+
+_FAILURES = {
+    "crash": "The image made the decoder crash; it may be damaged or hostile.",
+    "timeout": "Processing took longer than {:.0f} s and was stopped; the file may be "
+               "damaged or hostile.",
+}
+
+
 def run_batch(
     jobs: list[Job],
     settings: ImagingSettings,
@@ -143,11 +155,12 @@ def run_batch(
     on_done: Callable[[str, dict, list], None],
     show_values: bool = False,
     worker: WorkerFn = scrub_one,
+    file_timeout: float = FILE_TIMEOUT,
 ) -> None:
     """Scrub ``jobs`` in ``workers`` processes, calling ``on_done`` as each finishes.
 
     ``worker`` must be a module-level function (it is sent to spawned processes by
-    name); the tests pass one that crashes on purpose.
+    name); the tests pass ones that crash or hang on purpose.
     """
     pending: list[tuple[Job, int]] = [(job, 0) for job in jobs]
     pending.reverse()  # pop() from the end keeps the input order
@@ -161,11 +174,11 @@ def run_batch(
             pending = queue
         else:
             window = workers
-        crashed = _drain(pending, window, on_done, worker, (settings, show_values))
-        for job, attempts in crashed:
-            if attempts >= 1:
-                on_done(job.key, error_entry(
-                    "The image made the decoder crash; it may be damaged or hostile."), [])
+        failed = _drain(pending, window, on_done, worker, (settings, show_values),
+                        file_timeout)
+        for job, attempts, reason in failed:
+            if attempts >= 1 or reason == "timeout":
+                on_done(job.key, error_entry(_FAILURES[reason].format(file_timeout)), [])
             else:
                 suspects.append(job)
 
@@ -176,26 +189,43 @@ def _drain(
     on_done: Callable[[str, dict, list], None],
     worker: WorkerFn,
     args: tuple,
-) -> list[tuple[Job, int]]:
-    """Run ``pending`` with at most ``window`` in flight; return the in-flight jobs if the
-    pool breaks (the rest stay in ``pending``)."""
+    file_timeout: float,
+) -> list[tuple[Job, int, str]]:
+    """Run ``pending`` with at most ``window`` in flight. If a worker dies, or a file
+    runs past ``file_timeout`` (its workers are then killed), return the jobs that were
+    in flight with the reason, "crash" or "timeout"; the rest stay in ``pending``."""
     ctx = multiprocessing.get_context("spawn")  # no fork after native libraries started threads
     with ProcessPoolExecutor(
         max_workers=window, mp_context=ctx, initializer=_init_worker,
         initargs=(window > 1,),
     ) as pool:
         running: dict[Future, tuple[Job, int]] = {}
+        started: dict[Future, float] = {}
+        overdue: set[Future] = set()
         while pending or running:
             while pending and len(running) < window:
                 job, attempts = pending.pop()
-                running[pool.submit(worker, job, *args)] = (job, attempts)
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+                fut = pool.submit(worker, job, *args)
+                running[fut], started[fut] = (job, attempts), time.monotonic()
+            done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+            if not done:
+                now = time.monotonic()
+                late = {f for f in running if now - started[f] > file_timeout}
+                if late and not overdue:
+                    overdue = late
+                    # The executor cannot stop one task; killing its processes breaks
+                    # the pool, which the crash handling below then deals with.
+                    for process in list(getattr(pool, "_processes", {}).values()):
+                        process.kill()
+                continue
             for fut in done:
                 job, attempts = running.pop(fut)
                 try:
                     key, entry, values = fut.result()
                 except BrokenProcessPool:
-                    broken = [(job, attempts), *running.values()]
+                    broken = [(job, attempts, "timeout" if fut in overdue else "crash")]
+                    broken += [(j, a, "timeout" if f in overdue else "crash")
+                               for f, (j, a) in running.items()]
                     for f in running:
                         f.cancel()
                     return broken
