@@ -265,7 +265,8 @@ def _high_depth_to_l(im: Image.Image) -> Image.Image:
     while the face is still there in a few grey levels for anyone who brightens it.
     """
     arr = np.nan_to_num(np.asarray(im).astype(np.float64))
-    lo, hi = float(arr.min(initial=0)), float(arr.max(initial=0))
-    if hi <= lo:
-        return Image.new("L", im.size, 0)
+    lo, hi = float(arr.min()), float(arr.max())
+    if hi <= lo:  # one flat level: there is nothing to see, keep its nominal brightness
+        level = lo * 255 if im.mode == "F" and lo <= 1 else lo / 257 if lo > 255 else lo
+        return Image.new("L", im.size, int(np.clip(level, 0, 255)))
     return Image.fromarray(np.clip((arr - lo) * (255.0 / (hi - lo)) + 0.5, 0, 255).astype(np.uint8))
