@@ -30,8 +30,9 @@ def scrub(inputs: tuple[str, ...], out_dir: str, report_path: str, jobs: int | N
     """Anonymise photos offline: remove all metadata and obscure every face.
 
     INPUT may be files or folders (walked recursively). Each input becomes a JPEG in
-    --out; the report maps each input to its output, the obscured regions, the kinds
-    of metadata removed, and any error. Exits with status 1 if any input failed.
+    --out (a file already there is never replaced: the new one gets a -2 name); the
+    report maps each input to its output, the obscured regions, the kinds of metadata
+    removed, and any error. Exits with status 1 if any input failed.
     """
     from tqdm import tqdm
 
@@ -49,6 +50,8 @@ def scrub(inputs: tuple[str, ...], out_dir: str, report_path: str, jobs: int | N
     planned = plan_outputs(collect_inputs(inputs, out), out)
     if not planned:
         raise click.UsageError("no files found in the inputs given")
+    report = Path(report_path)
+    _check_report_path(report, planned)
     workers = min(jobs or os.cpu_count() or 1, len(planned))
     results: dict[str, dict] = {}
     failed = 0
@@ -68,7 +71,7 @@ def scrub(inputs: tuple[str, ...], out_dir: str, report_path: str, jobs: int | N
             bar.update(1)
 
         run_batch(planned, settings, workers, done, show_values=show_values)
-    write_report({job.key: results[job.key] for job in planned}, Path(report_path))
+    write_report({job.key: results[job.key] for job in planned}, report)
     faces = sum(len(e["faces"]) for e in results.values())
     click.echo(
         f"{len(planned) - failed} of {len(planned)} photos scrubbed, {faces} faces obscured; "
@@ -78,6 +81,22 @@ def scrub(inputs: tuple[str, ...], out_dir: str, report_path: str, jobs: int | N
     if failed:
         click.echo(f"{failed} failed: see the report for why.", err=True)
         sys.exit(1)
+
+
+def _check_report_path(report: Path, planned: list) -> None:
+    """Refuse, before any work, a --report that would destroy a file or cannot be written."""
+    real = report.resolve()
+    if any(real in (job.src.resolve(), job.dest.resolve()) for job in planned):
+        raise click.UsageError(f"--report {report} is one of the photos; choose another path")
+    if report.exists():
+        with open(report, "rb") as fh:
+            if fh.read(1) != b"{":
+                raise click.UsageError(
+                    f"--report {report} exists and is not a scrub report; choose another path"
+                )
+    report.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(report.parent, os.W_OK):
+        raise click.UsageError(f"cannot write the report in {report.parent}")
 
 
 if __name__ == "__main__":

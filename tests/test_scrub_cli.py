@@ -181,3 +181,50 @@ def test_a_hanging_file_is_stopped_and_the_batch_goes_on(tmp_path, astronaut, se
     assert results[str(d / "a.jpg")]["error"] is None
     assert results[str(d / "b.jpg")]["error"] is None
     assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "b.jpg"]
+
+
+def test_a_name_that_is_not_utf8_is_reported_not_a_crash(tmp_path, astronaut):
+    """Old cards and zips carry Latin-1 names; the report and terminal must cope."""
+    d = tmp_path / "in"
+    d.mkdir()
+    name = os.fsdecode(b"caf\xe9.jpg")
+    astronaut.save(d / name)
+    result = scrub(d, "--out", tmp_path / "out", "--report", tmp_path / "r.json")
+    assert result.returncode == 0, result.stderr
+    entries = json.loads((tmp_path / "r.json").read_text())
+    [(key, entry)] = entries.items()
+    assert key.endswith("caf\\xe9.jpg") and entry["error"] is None
+    assert len(list((tmp_path / "out").iterdir())) == 1
+
+
+def test_existing_files_are_never_replaced(tmp_path, astronaut):
+    """Scrubbing a.png into its own folder must not destroy the a.jpg already there,
+    and --report may not point at a photo or at a file that is not a report."""
+    d = tmp_path / "photos"
+    d.mkdir()
+    astronaut.save(d / "a.png")
+    astronaut.save(d / "a.jpg", comment=b"the original")
+    original = (d / "a.jpg").read_bytes()
+    result = scrub(d / "a.png", "--out", d, "--report", tmp_path / "r.json")
+    assert result.returncode == 0, result.stderr
+    assert (d / "a.jpg").read_bytes() == original
+    assert json.loads((tmp_path / "r.json").read_text())[str(d / "a.png")]["output"] == str(
+        d / "a-2.jpg")
+
+    result = scrub(d / "a.png", "--out", tmp_path / "o", "--report", d / "a.png")
+    assert result.returncode == 2 and "is one of the photos" in result.stderr
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    result = scrub(d / "a.png", "--out", tmp_path / "o", "--report", notes)
+    assert result.returncode == 2 and "is not a scrub report" in result.stderr
+    assert notes.read_text() == "my notes" and (d / "a.png").stat().st_size > 1000
+
+
+def test_the_same_file_named_twice_is_scrubbed_once(tmp_path, astronaut):
+    astronaut.save(tmp_path / "c.jpg")
+    result = subprocess.run([CLI, "scrub", "c.jpg", "./c.jpg", "--out", "o", "--report",
+                             "r.json"], capture_output=True, text=True, timeout=300,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert list(json.loads((tmp_path / "r.json").read_text())) == ["c.jpg"]
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["c.jpg"]

@@ -54,17 +54,27 @@ def collect_inputs(args: Iterable[str], out_dir: Path) -> list[tuple[str, Path, 
                     if name.startswith(".") or name.lower() in _LITTER:
                         continue
                     file = root_path / name
-                    found.append((str(file), file, file.relative_to(path).parent))
+                    found.append((display_path(file), file, file.relative_to(path).parent))
         else:
-            found.append((arg, path, Path()))
-    # The same file named twice is scrubbed once.
-    seen: set[str] = set()
+            found.append((display_path(arg), path, Path()))
+    # The same file named twice (or by two paths) is scrubbed once.
+    seen: set[Path] = set()
     unique = []
     for key, file, rel in found:
-        if key not in seen:
-            seen.add(key)
+        real = file.resolve()
+        if real not in seen:
+            seen.add(real)
             unique.append((key, file, rel))
     return unique
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """A path as text that can always be printed and written to JSON.
+
+    Names from old cards and zips may not be valid UTF-8; Python keeps such bytes as
+    lone surrogates, which no encoder accepts, so they are shown as \\xNN escapes.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def plan_outputs(inputs: list[tuple[str, Path, Path]], out_dir: Path) -> list[Job]:
@@ -72,7 +82,8 @@ def plan_outputs(inputs: list[tuple[str, Path, Path]], out_dir: Path) -> list[Jo
 
     ``photo.png`` becomes ``photo.jpg``; if two inputs would share a name (``a.png`` and
     ``a.webp``), each keeps its old extension in the name (``a.png.jpg``, ``a.webp.jpg``),
-    and a number is added if even that is taken. An output never lands on an input.
+    and a number is added if even that is taken. An output never replaces an input, nor
+    any file already in ``out_dir``: a run adds files, it never destroys one.
     """
     inputs_resolved = {p.resolve() for _, p, _ in inputs}
     simple_names = Counter(str(rel / (file.stem + ".jpg")).lower() for _, file, rel in inputs)
@@ -86,6 +97,7 @@ def plan_outputs(inputs: list[tuple[str, Path, Path]], out_dir: Path) -> list[Jo
         while (
             str(candidate).lower() in taken
             or (out_dir / candidate).resolve() in inputs_resolved
+            or os.path.lexists(out_dir / candidate)
         ):
             n += 1
             candidate = rel / f"{file.stem}-{n}.jpg"
@@ -119,7 +131,7 @@ def scrub_one(
         job.dest.parent.mkdir(parents=True, exist_ok=True)
         outcome = scrub_file(job.src, job.dest, settings)
         values = describe(str(job.src)) if show_values else []
-        return job.key, outcome.report_entry(str(job.dest)), values
+        return job.key, outcome.report_entry(display_path(job.dest)), values
     except ImageRejected as err:
         return job.key, error_entry(str(err)), []
     except MemoryError:
