@@ -40,10 +40,6 @@ class Config:
     MASK_SCALE = _env_float("ARCHIVE_MASK_SCALE", 1.4)
 
 
-class TestingConfig(Config):
-    TESTING = True
-
-
 def imaging_settings(config: type[Config] = Config) -> ImagingSettings:
     """Build the pipeline's settings from a config class."""
     return ImagingSettings(
