@@ -14,9 +14,9 @@ from PIL import Image
 
 from .encoding import write_clean_jpeg
 from .faces import Face, FaceDetector, get_detector, largest_pass_scale
-from .metadata import inspect_metadata
+from .metadata import MetadataFindings, inspect_metadata
 from .obscuring import Region, obscure
-from .reading import open_image
+from .reading import LoadedImage, open_image
 from .settings import ImagingSettings
 
 
@@ -106,6 +106,18 @@ def anonymise(
     ]
 
 
+def _read(
+    src: str | os.PathLike, settings: ImagingSettings
+) -> tuple[LoadedImage, MetadataFindings]:
+    """Open ``src`` upright in sRGB, and find the kinds of metadata it held."""
+    src = os.fspath(src)
+    loaded = open_image(src, settings)
+    findings = inspect_metadata(
+        src, loaded.format, loaded.source_info, loaded.source_exif, loaded.source_text
+    )
+    return loaded, findings
+
+
 def scrub_file(
     src: str | os.PathLike,
     dest: str | os.PathLike,
@@ -117,11 +129,7 @@ def scrub_file(
     Raises :class:`reading.ImageRejected` for a file that cannot be used; ``dest`` is
     then never created (it appears complete or not at all).
     """
-    src = os.fspath(src)
-    loaded = open_image(src, settings)
-    findings = inspect_metadata(
-        src, loaded.format, loaded.source_info, loaded.source_exif, loaded.source_text
-    )
+    loaded, findings = _read(src, settings)
     image = loaded.image
     faces = anonymise(image, settings, detector)
     write_clean_jpeg(image, dest, quality=settings.jpeg_quality)
@@ -132,3 +140,107 @@ def scrub_file(
         width=image.width,
         height=image.height,
     )
+
+
+# -- the archive's side: a private master, then public renderings of it ------------------
+
+#: The public derivative's longest side (DESIGN.md), and the thumbnails' longest sides.
+PUBLIC_MAX_SIDE = 2048
+THUMBNAIL_SIDES = (480,)
+#: The self-check's "good score": a face this sure, not obscured, holds a release back.
+SELF_CHECK_SCORE = 0.5
+
+
+@dataclass
+class MasterOutcome:
+    """What making a master found: safe to store (face boxes and kinds, no values)."""
+
+    faces: list[Face]
+    metadata_removed: dict[str, bool]
+    notes: list[str]
+    width: int
+    height: int
+
+
+def make_master(
+    src: str | os.PathLike,
+    dest: str | os.PathLike,
+    settings: ImagingSettings,
+    detector: FaceDetector | None = None,
+) -> MasterOutcome:
+    """Read ``src`` and write the private master to ``dest``: the upright sRGB pixels
+    with no metadata at all and *nothing obscured* (only moderators ever see it).
+
+    Returns the detected faces, in the master's pixels. Raises
+    :class:`reading.ImageRejected` for a file that cannot be used.
+    """
+    loaded, findings = _read(src, settings)
+    image = loaded.image
+    faces = detect_faces(image, detector)
+    write_clean_jpeg(image, dest, quality=settings.jpeg_quality)
+    return MasterOutcome(faces, findings.kinds_report(), loaded.notes, image.width, image.height)
+
+
+@dataclass
+class Rendition:
+    derivative: str
+    thumbnails: dict[int, str]
+    width: int
+    height: int
+
+
+def render_public(
+    master: str | os.PathLike,
+    obscure_boxes: list[tuple[float, float, float, float]],
+    out_dir: str | os.PathLike,
+    settings: ImagingSettings,
+) -> Rendition:
+    """Render the public derivative and thumbnails of a master into ``out_dir``.
+
+    ``obscure_boxes`` are the faces (in master pixels) whose decision is not "show":
+    every one is obscured. The files get random names and carry no metadata. Any change
+    to faces renders anew: nothing is ever patched in place.
+    """
+    import secrets
+
+    with Image.open(master) as im:
+        im.load()
+        image = im.convert("RGB") if im.mode not in ("RGB", "L") else im.copy()
+    scale = min(1.0, PUBLIC_MAX_SIDE / max(image.size))
+    if scale < 1.0:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    regions = [Region.around(x1 * scale, y1 * scale, x2 * scale, y2 * scale, settings.mask_scale)
+               for x1, y1, x2, y2 in obscure_boxes]
+    obscure(image, regions, settings.obscure_method)
+    out = os.fspath(out_dir)
+    derivative = os.path.join(out, f"{secrets.token_hex(16)}.jpg")
+    write_clean_jpeg(image, derivative, quality=settings.jpeg_quality)
+    thumbnails = {}
+    for side in THUMBNAIL_SIDES:
+        thumb = image.copy()
+        thumb.thumbnail((side, side), Image.Resampling.LANCZOS)
+        thumbnails[side] = os.path.join(out, f"{secrets.token_hex(16)}.jpg")
+        write_clean_jpeg(thumb, thumbnails[side], quality=85)
+    return Rendition(derivative, thumbnails, image.width, image.height)
+
+
+def self_check(
+    derivative: str | os.PathLike,
+    shown_boxes: list[tuple[float, float, float, float]] = (),
+    detector: FaceDetector | None = None,
+    min_score: float = SELF_CHECK_SCORE,
+) -> list[Face]:
+    """Faces the detector still finds with a good score in a rendered derivative, other
+    than the consented ones (``shown_boxes``, in the derivative's pixels). Any result
+    means a moderator must look before the photo can be released."""
+    with Image.open(derivative) as im:
+        im.load()
+        image = im.convert("RGB")
+    found = [f for f in detect_faces(image, detector) if f.score >= min_score]
+    return [f for f in found if not any(_centre_inside(f, box) for box in shown_boxes)]
+
+
+def _centre_inside(face: Face, box: tuple[float, float, float, float]) -> bool:
+    cx, cy = (face.x1 + face.x2) / 2, (face.y1 + face.y2) / 2
+    return box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
