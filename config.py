@@ -1,14 +1,22 @@
 """Configuration classes, read from environment variables (``ARCHIVE_*``).
 
-The web app (a later issue) selects one of these classes; the offline ``scrub`` command
-uses :func:`imaging_settings` directly.
+The defaults are the embedded setup: a SQLite file and a SQLite queue in ``instance/``,
+files in ``uploads/``, nothing else to install or start. The scaled setup (PostgreSQL,
+Redis) is chosen by setting ``ARCHIVE_DATABASE_URL`` and ``ARCHIVE_QUEUE_URL`` alone.
+``ARCHIVE_ENV=production`` selects :class:`ProductionConfig`, which refuses to start
+without ``ARCHIVE_SECRET_KEY``. The offline ``scrub`` command uses :func:`imaging_settings`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 from archive.imaging.settings import ImagingSettings
+
+ROOT = Path(__file__).resolve().parent
 
 
 def _env_int(name: str, default: int) -> int:
@@ -31,20 +39,87 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, not {raw!r}") from None
 
 
+def _env(name: str, default: str | None = None) -> str | None:
+    raw = os.environ.get(name)
+    return raw if raw not in (None, "") else default
+
+
 class Config:
     """Defaults: embedded, nothing to install or start."""
 
+    ENV_NAME = "development"
+    INSTANCE_PATH = _env("ARCHIVE_INSTANCE", str(ROOT / "instance"))
+    SECRET_KEY = _env("ARCHIVE_SECRET_KEY")
+    #: None means a SQLite file in the instance folder.
+    DATABASE_URL = _env("ARCHIVE_DATABASE_URL")
+    #: None means a SQLite queue in the instance folder; ``redis://...`` for Redis.
+    QUEUE_URL = _env("ARCHIVE_QUEUE_URL")
+    #: Run background tasks at once, in the calling process (tests only).
+    QUEUE_IMMEDIATE = False
+    UPLOADS = _env("ARCHIVE_UPLOADS", str(ROOT / "uploads"))
+    #: Where login rate-limit counters live: memory by default, or a ``redis://`` URL.
+    RATELIMIT_STORAGE_URI = _env("ARCHIVE_RATELIMIT_URL", "memory://")
+    LOGIN_RATE_LIMIT = _env("ARCHIVE_LOGIN_RATE_LIMIT", "10 per minute; 50 per hour")
+
     MAX_UPLOAD_MB = _env_int("ARCHIVE_MAX_UPLOAD_MB", 60)
     MAX_MEGAPIXELS = _env_int("ARCHIVE_MAX_MEGAPIXELS", 100)
-    OBSCURE_METHOD = os.environ.get("ARCHIVE_OBSCURE_METHOD", "heavy_blur")
+    OBSCURE_METHOD = _env("ARCHIVE_OBSCURE_METHOD", "heavy_blur")
     MASK_SCALE = _env_float("ARCHIVE_MASK_SCALE", 1.4)
 
+    INVITATION_DAYS = _env_int("ARCHIVE_INVITATION_DAYS", 7)
+    GALLERY_PAGE_SIZE = 24
+    SITE_NAME = _env("ARCHIVE_SITE_NAME", "Protest photo archive")
 
-def imaging_settings(config: type[Config] = Config) -> ImagingSettings:
-    """Build the pipeline's settings from a config class."""
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    #: True forces the Secure flag; otherwise it is set whenever the request is HTTPS.
+    SESSION_COOKIE_SECURE = False
+    #: Set when a reverse proxy terminates TLS, so that HTTPS is seen as HTTPS.
+    BEHIND_PROXY = _env("ARCHIVE_BEHIND_PROXY", "") not in ("", "0", "false")
+    # Upload pages stay open a long time: a CSRF token lives as long as the session.
+    WTF_CSRF_TIME_LIMIT = None
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+
+class DevelopmentConfig(Config):
+    """``make run`` on a laptop: a secret key is generated and kept in ``instance/``."""
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+
+class TestingConfig(Config):
+    """Tests pass their own paths and database URL on top of this."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    QUEUE_IMMEDIATE = True
+    SECRET_KEY = "testing-only-not-secret"
+    RATELIMIT_ENABLED = False
+
+
+def config_from(config: type | Mapping[str, Any] | None) -> dict[str, Any]:
+    """The settings for :func:`archive.create_app`: a config class, or a mapping laid
+    over the class that ``ARCHIVE_ENV`` names (development by default)."""
+    if isinstance(config, type):
+        base, extra = config, {}
+    else:
+        env = (_env("ARCHIVE_ENV", "development") or "").lower()
+        base = {"production": ProductionConfig, "testing": TestingConfig}.get(
+            env, DevelopmentConfig)
+        extra = dict(config or {})
+    values = {k: getattr(base, k) for k in dir(base) if k.isupper()}
+    values.update(extra)
+    return values
+
+
+def imaging_settings(config: type | Mapping[str, Any] = Config) -> ImagingSettings:
+    """Build the pipeline's settings from a config class or a Flask config."""
+    get = config.get if isinstance(config, Mapping) else lambda k: getattr(config, k)
     return ImagingSettings(
-        max_bytes=config.MAX_UPLOAD_MB * 1024 * 1024,
-        max_pixels=config.MAX_MEGAPIXELS * 1_000_000,
-        obscure_method=config.OBSCURE_METHOD,
-        mask_scale=config.MASK_SCALE,
+        max_bytes=get("MAX_UPLOAD_MB") * 1024 * 1024,
+        max_pixels=get("MAX_MEGAPIXELS") * 1_000_000,
+        obscure_method=get("OBSCURE_METHOD"),
+        mask_scale=get("MASK_SCALE"),
     )

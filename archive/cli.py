@@ -1,4 +1,9 @@
-"""The ``protest-archive`` command line."""
+"""The ``protest-archive`` command line: a Flask CLI group.
+
+``scrub`` is the group's own command and never loads the app (no database, no server).
+The others (``init-db``, ``create-admin``, ``worker``, ``start``) live on ``app.cli``
+(see ``cli_commands.py``), so ``flask --app archive ...`` has them too.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,17 @@ import sys
 from pathlib import Path
 
 import click
+from flask.cli import FlaskGroup
 
 
-@click.group()
+def _create_app():
+    from archive import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False,
+             load_dotenv=False)
 def main() -> None:
     """Protest photo archive and consent manager."""
 

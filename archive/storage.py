@@ -17,13 +17,27 @@ from pathlib import Path
 from typing import BinaryIO, Literal, Protocol
 
 Area = Literal["private", "public"]
-_KEY = re.compile(r"^(private|public)/[0-9a-f]{32}\.jpg$")
+_KEY = re.compile(r"^(private/[0-9a-f]{32}\.(jpg|upload)|public/[0-9a-f]{32}\.jpg)$")
+
+
+def new_key(area: Area, suffix: str = ".jpg") -> str:
+    """A fresh random key. Callers that must survive a crash record the key (in the
+    database) *before* writing it, so that a half-finished job never leaves an orphan.
+    ``.upload`` (the photographer's bytes, whatever their format) is private only."""
+    if area not in ("private", "public"):
+        raise ValueError(f"unknown area {area!r}")
+    key = f"{area}/{secrets.token_hex(16)}{suffix}"
+    if not _KEY.match(key):
+        raise ValueError(f"cannot store {suffix!r} blobs in {area!r}")
+    return key
 
 
 class BlobStore(Protocol):
-    def put(self, area: Area, source: str | os.PathLike | BinaryIO, suffix: str = ".jpg") -> str:
+    def put(self, area: Area, source: str | os.PathLike | BinaryIO, suffix: str = ".jpg",
+            key: str | None = None) -> str:
         """Store the bytes of ``source`` (a file path, copied in; or a readable stream)
-        under a new random key, which is returned. The blob appears whole or not at all."""
+        under ``key`` (from :func:`new_key`) or a new random key, which is returned.
+        The blob appears whole or not at all."""
 
     def open(self, key: str) -> BinaryIO: ...
 
@@ -48,14 +62,14 @@ class LocalBlobStore:
             raise ValueError(f"not a blob key: {key!r}")
         return self.root / key
 
-    def put(self, area: Area, source: str | os.PathLike | BinaryIO, suffix: str = ".jpg") -> str:
-        if area not in ("private", "public"):
-            raise ValueError(f"unknown area {area!r}")
-        if suffix != ".jpg":
-            raise ValueError("only .jpg blobs are stored")
-        key = f"{area}/{secrets.token_hex(16)}{suffix}"
-        dest = self.root / key
-        tmp = dest.with_suffix(".part")
+    def put(self, area: Area, source: str | os.PathLike | BinaryIO, suffix: str = ".jpg",
+            key: str | None = None) -> str:
+        if key is None:
+            key = new_key(area, suffix)
+        elif not key.startswith(f"{area}/"):
+            raise ValueError(f"key {key!r} is not in area {area!r}")
+        dest = self._path(key)
+        tmp = dest.with_name(dest.name + ".part")
         try:
             if isinstance(source, (str, os.PathLike)):
                 shutil.copyfile(source, tmp)  # the caller deletes its own temporary file
@@ -88,3 +102,7 @@ class LocalBlobStore:
             f"{area}/{p.name}" for area in ("private", "public")
             for p in (self.root / area).iterdir()
         )
+
+    def path_for(self, key: str) -> Path:
+        """The local file of a blob, for ``send_file`` (local backend only)."""
+        return self._path(key)

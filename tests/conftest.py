@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -123,3 +124,115 @@ def face_composite(
         boxes.append((round(fx1), round(fy1), round(fx1 + (x2 - x1) * scale),
                       round(fy1 + fh)))
     return img, boxes
+
+
+# --- The web archive ------------------------------------------------------------------
+
+#: PostgreSQL for the tests (trust auth on the project machine); override with
+#: ARCHIVE_TEST_PG_URL, or set it to "off" to skip PostgreSQL.
+PG_URL = os.environ.get("ARCHIVE_TEST_PG_URL",
+                        "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+#: Each test session gets its own PostgreSQL schema, so that runs side by side (a
+#: developer's and CI's) never drop each other's tables.
+PG_SCHEMA = f"t_{os.getpid()}"
+_DB_RAN: dict[str, int] = {}
+
+
+def pg_available() -> bool:
+    if PG_URL == "off":
+        return False
+    if not hasattr(pg_available, "answer"):
+        import sqlalchemy as sa
+
+        try:
+            engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                conn.execute(sa.text("select 1"))
+            engine.dispose()
+            pg_available.answer = True
+        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+            pg_available.answer = False
+    return pg_available.answer
+
+
+def pg_url_for_schema(schema: str = PG_SCHEMA) -> str:
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+
+
+def reset_pg_schema(schema: str = PG_SCHEMA) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+
+
+def drop_pg_schema(schema: str = PG_SCHEMA) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """A fresh, empty database: a real SQLite file, and real PostgreSQL when it answers."""
+    if request.param == "postgresql":
+        if not pg_available():
+            pytest.skip(f"PostgreSQL does not answer at {PG_URL}")
+        reset_pg_schema()
+        url = pg_url_for_schema()
+    else:
+        url = f"sqlite:///{tmp_path / 'archive.db'}"
+    _DB_RAN[request.param] = _DB_RAN.get(request.param, 0) + 1
+    yield url
+    if request.param == "postgresql":
+        drop_pg_schema()
+
+
+def make_app(tmp_path: Path, database_url: str, **extra):
+    from archive import create_app
+    from config import TestingConfig, config_from
+
+    settings = config_from(TestingConfig)
+    settings.update(
+        INSTANCE_PATH=str(tmp_path / "instance"),
+        UPLOADS=str(tmp_path / "uploads"),
+        DATABASE_URL=database_url,
+        **extra,
+    )
+    return create_app(settings)
+
+
+@pytest.fixture
+def app(tmp_path, database_url):
+    """The archive on a fresh database (tables made from the models; the migrations
+    are tested against the models separately), with tasks run at once."""
+    from archive.extensions import db
+
+    app = make_app(tmp_path, database_url)
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _DB_RAN or pg_available.__dict__.get("answer") is not None:
+        ran = ", ".join(f"{name}: {n} test runs" for name, n in sorted(_DB_RAN.items()))
+        terminalreporter.write_line(f"databases used: {ran or 'none'}")
+        if pg_available.__dict__.get("answer") is False:
+            terminalreporter.write_line(
+                "PostgreSQL did not run: it does not answer at " + PG_URL)

@@ -1,0 +1,108 @@
+"""Accounts: invitations (single-use, expiring, stored as a hash) and the first admin."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from . import audit
+from .extensions import db
+from .models import Invitation, Role, User, utcnow
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalars(
+        select(User).where(func.lower(User.email) == normalise_email(email))).first()
+
+
+def create_invitation(admin: User, role: str, days: int, label: str | None = None
+                      ) -> tuple[Invitation, str]:
+    """A new invitation and its secret token (shown once; only the hash is kept)."""
+    if not admin.is_admin:
+        raise PermissionError("only admins invite")
+    if role not in (Role.PHOTOGRAPHER, Role.MODERATOR):
+        raise ValueError("invitations are for photographers and moderators")
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(token_hash=token_hash(token), role=role, label=label or None,
+                            created_by_id=admin.id,
+                            expires_at=utcnow() + timedelta(days=days))
+    db.session.add(invitation)
+    db.session.flush()
+    audit.record(admin, "invitation.create", "invitation", invitation.id, f"role {role}")
+    db.session.commit()
+    return invitation, token
+
+
+def find_invitation(token: str) -> Invitation | None:
+    """The invitation for ``token`` if it can still be used."""
+    invitation = db.session.scalars(
+        select(Invitation).where(Invitation.token_hash == token_hash(token))).first()
+    return invitation if invitation is not None and invitation.usable else None
+
+
+def accept_invitation(invitation: Invitation, email: str, display_name: str, password: str,
+                      credit_name: str | None) -> User:
+    if not invitation.usable:
+        raise ValueError("This invitation has expired or was already used.")
+    if find_user(email):
+        raise ValueError("An account with this email already exists.")
+    user = User(email=normalise_email(email), display_name=display_name.strip(),
+                credit_name=(credit_name or "").strip() or None, role=invitation.role)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    # Claim the invitation in the same transaction, guarded against a concurrent use.
+    claimed = db.session.execute(
+        Invitation.__table__.update()
+        .where(Invitation.id == invitation.id, Invitation.used_at.is_(None))
+        .values(used_at=utcnow(), used_by_id=user.id)).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        raise ValueError("This invitation was already used.")
+    audit.record(user, "user.join", "user", user.id, f"invitation {invitation.id}")
+    db.session.commit()
+    return user
+
+
+def create_admin(email: str, display_name: str = "Admin") -> tuple[User, str]:
+    """A new admin with a one-time password (returned), to be changed at first login."""
+    if find_user(email):
+        raise ValueError(f"an account with the email {email} already exists")
+    password = secrets.token_urlsafe(12)
+    user = User(email=normalise_email(email), display_name=display_name, role=Role.ADMIN,
+                must_change_password=True)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    audit.record(None, "user.create_admin", "user", user.id, "from the command line")
+    db.session.commit()
+    return user, password
+
+
+def set_role(admin: User, user: User, role: str) -> None:
+    if role not in tuple(Role):
+        raise ValueError(f"unknown role {role!r}")
+    if user.id == admin.id:
+        raise ValueError("You cannot change your own role.")
+    user.role = role
+    audit.record(admin, "user.role", "user", user.id, f"role {role}")
+    db.session.commit()
+
+
+def set_active(admin: User, user: User, active: bool) -> None:
+    if user.id == admin.id:
+        raise ValueError("You cannot disable your own account.")
+    user.active = active
+    audit.record(admin, "user.enable" if active else "user.disable", "user", user.id)
+    db.session.commit()

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+ROLE_CHOICES = [("photographer", "Photographer"), ("moderator", "Moderator")]
+
+
+class InvitationForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+    days = IntegerField("Valid for (days)", default=7,
+                        validators=[DataRequired(), NumberRange(1, 30)])
+    label = StringField("Note for yourself (who it is for), optional",
+                        validators=[Optional(), Length(max=80)])
+    submit = SubmitField("Create invitation link")
+
+
+class EventForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    date = DateField("Date", validators=[DataRequired()])
+    description = TextAreaField(
+        "Public description (optional)", validators=[Optional(), Length(max=4000)],
+        description="Shown to everyone. Do not name an exact place, address or meeting "
+                    "point: it can put people in danger.")
+    claim_window_days = IntegerField(
+        "Claim window (days after the event)", default=7,
+        validators=[DataRequired(), NumberRange(0, 365)],
+        description="How long people in the photos have to ask for changes before release.")
+    licence = StringField("Licence of released photos", default="CC BY-NC 4.0",
+                          validators=[DataRequired(), Length(max=80)])
+    confirm_place = BooleanField("Publish this description anyway")
+    submit = SubmitField("Save event")
+
+
+class AddPhotographerForm(FlaskForm):
+    user_id = SelectField("Add a team member", coerce=int, choices=[])
+    submit = SubmitField("Add")

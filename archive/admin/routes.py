@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import accounts, events
+from ..access import admin_required
+from ..extensions import db
+from ..models import Event, Invitation, Role, User
+from ..places import exact_place_warnings
+from . import bp
+from .forms import AddPhotographerForm, EventForm, InvitationForm
+
+
+def _get(model, ident: int):
+    obj = db.session.get(model, ident)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+@bp.route("/")
+@admin_required
+def index():
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users")
+@admin_required
+def users():
+    everyone = db.session.scalars(select(User).order_by(User.created_at)).all()
+    return render_template("admin/users.html", users=everyone, roles=list(Role))
+
+
+@bp.route("/users/<int:user_id>", methods=["POST"])
+@admin_required
+def update_user(user_id: int):
+    user = _get(User, user_id)
+    try:
+        if "role" in request.form:
+            accounts.set_role(current_user, user, request.form["role"])
+            flash(f"{user.display_name} is now {user.role}.", "info")
+        if "active" in request.form:
+            accounts.set_active(current_user, user, request.form["active"] == "1")
+            flash(f"{user.display_name} is {'enabled' if user.active else 'disabled'}.", "info")
+    except ValueError as err:
+        flash(str(err), "error")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/invitations", methods=["GET", "POST"])
+@admin_required
+def invitations():
+    form = InvitationForm(days=current_app.config["INVITATION_DAYS"])
+    new_link = None
+    if form.validate_on_submit():
+        invitation, token = accounts.create_invitation(
+            current_user, form.role.data, form.days.data, form.label.data)
+        new_link = url_for("auth.accept_invitation", token=token, _external=True)
+        flash("Invitation created. Copy the link now: it is shown only once.", "info")
+    listed = db.session.scalars(
+        select(Invitation).order_by(Invitation.created_at.desc()).limit(100)).all()
+    return render_template("admin/invitations.html", form=form, invitations=listed,
+                           new_link=new_link)
+
+
+@bp.route("/invitations/<int:invitation_id>/revoke", methods=["POST"])
+@admin_required
+def revoke_invitation(invitation_id: int):
+    invitation = _get(Invitation, invitation_id)
+    if invitation.usable:
+        from .. import audit
+        from ..models import utcnow
+
+        invitation.revoked_at = utcnow()
+        audit.record(current_user, "invitation.revoke", "invitation", invitation.id)
+        db.session.commit()
+        flash("The invitation is revoked.", "info")
+    return redirect(url_for("admin.invitations"))
+
+
+@bp.route("/events")
+@admin_required
+def event_list():
+    listed = db.session.scalars(select(Event).order_by(Event.date.desc())).all()
+    return render_template("admin/events.html", events=listed)
+
+
+def _event_form(event: Event | None):
+    form = EventForm(obj=event)
+    warnings = exact_place_warnings(form.description.data) if form.is_submitted() else []
+    if form.validate_on_submit():
+        if warnings and not form.confirm_place.data:
+            flash("The description seems to name an exact place: "
+                  + "; ".join(warnings)
+                  + ". Remove it, or tick \u201cPublish this description anyway\u201d.",
+                  "warning")
+        else:
+            saved = events.save_event(
+                current_user, event, name=form.name.data.strip(), date=form.date.data,
+                description=(form.description.data or "").strip() or None,
+                claim_window_days=form.claim_window_days.data,
+                licence=form.licence.data.strip())
+            flash("Event saved.", "info")
+            return redirect(url_for("admin.event_detail", event_id=saved.id))
+    return render_template("admin/event_form.html", form=form, event=event,
+                           place_warnings=warnings)
+
+
+@bp.route("/events/new", methods=["GET", "POST"])
+@admin_required
+def new_event():
+    return _event_form(None)
+
+
+@bp.route("/events/<int:event_id>", methods=["GET", "POST"])
+@admin_required
+def event_detail(event_id: int):
+    event = _get(Event, event_id)
+    if request.method == "POST":
+        return _event_form(event)
+    form = EventForm(obj=event)
+    add_form = AddPhotographerForm()
+    members = {u.id for u in event.photographers}
+    add_form.user_id.choices = [
+        (u.id, f"{u.display_name} ({u.email})")
+        for u in db.session.scalars(select(User).where(User.active).order_by(User.display_name))
+        if u.id not in members]
+    return render_template("admin/event_form.html", form=form, event=event,
+                           add_form=add_form, place_warnings=[])
+
+
+@bp.route("/events/<int:event_id>/members", methods=["POST"])
+@admin_required
+def add_member(event_id: int):
+    event = _get(Event, event_id)
+    user = db.session.get(User, request.form.get("user_id", type=int) or 0)
+    if user is None:
+        flash("Choose a team member to add.", "error")
+    else:
+        events.add_photographer(current_user, event, user)
+        flash(f"{user.display_name} can now upload to this event.", "info")
+    return redirect(url_for("admin.event_detail", event_id=event.id))
+
+
+@bp.route("/events/<int:event_id>/members/<int:user_id>/remove", methods=["POST"])
+@admin_required
+def remove_member(event_id: int, user_id: int):
+    event = _get(Event, event_id)
+    events.remove_photographer(current_user, event, _get(User, user_id))
+    flash("Removed from the event.", "info")
+    return redirect(url_for("admin.event_detail", event_id=event.id))

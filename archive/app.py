@@ -1,0 +1,179 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Flask,
+    Request,
+    has_request_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, generate_csrf
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import ROOT, config_from
+
+from . import queue
+from .extensions import csrf, db, limiter, login_manager
+from .models import User
+
+
+class ArchiveRequest(Request):
+    """Uploads stream into an unnamed temporary file inside the private uploads folder:
+    never held whole in memory, never in a public folder, gone when closed (even after
+    a crash, since the file has no name)."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None,
+                         content_length=None):
+        from flask import current_app
+
+        incoming = Path(current_app.config["UPLOADS"]) / "incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        return tempfile.TemporaryFile(dir=incoming)
+
+
+class ArchiveSessionInterface(SecureCookieSessionInterface):
+    """The session cookie gets the Secure flag whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        forced = super().get_cookie_secure(app)
+        return forced or (has_request_context() and request.is_secure)
+
+
+def _secret_key(app: Flask) -> str:
+    key = app.config.get("SECRET_KEY")
+    if key:
+        return key
+    if app.config["ENV_NAME"] == "production":
+        raise RuntimeError(
+            "ARCHIVE_SECRET_KEY is not set. In production the archive refuses to start "
+            "without it: set it to a long random value, the same on every web process.")
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(config: Any = None) -> Flask:
+    settings = config_from(config)
+    app = Flask(
+        __name__,
+        instance_path=str(Path(settings["INSTANCE_PATH"]).resolve()),
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.update(settings)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    Path(app.config["UPLOADS"]).mkdir(parents=True, exist_ok=True)
+    app.config["SECRET_KEY"] = _secret_key(app)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'archive.db'}"
+    if not app.config.get("QUEUE_URL"):
+        app.config["QUEUE_URL"] = f"sqlite:///{Path(app.instance_path) / 'queue.db'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    # The per-file limit plus room for the multipart envelope: larger bodies are refused
+    # from their Content-Length, before anything is read, or while streaming if unknown.
+    app.config["MAX_CONTENT_LENGTH"] = (app.config["MAX_UPLOAD_MB"] + 1) * 1024 * 1024
+
+    app.request_class = ArchiveRequest
+    app.session_interface = ArchiveSessionInterface()
+    if app.config["BEHIND_PROXY"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore
+
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to see this page."
+    queue.configure(app)
+
+    from . import cli_commands
+    from .admin import bp as admin_bp
+    from .auth import bp as auth_bp
+    from .gallery import bp as gallery_bp
+    from .review import bp as review_bp
+    from .studio import bp as studio_bp
+
+    app.register_blueprint(gallery_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(studio_bp)
+    app.register_blueprint(review_bp)
+    app.register_blueprint(admin_bp)
+    cli_commands.register(app)
+    _register_errors(app)
+
+    @app.before_request
+    def _one_time_password():
+        # An account made with a one-time password must choose its own first.
+        if (current_user.is_authenticated and current_user.must_change_password
+                and request.endpoint not in ("auth.change_password", "auth.logout", "static")):
+            return redirect(url_for("auth.change_password"))
+        return None
+
+    @app.context_processor
+    def _globals() -> dict:
+        return {"csrf_token": generate_csrf, "site_name": app.config["SITE_NAME"]}
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+            "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+        if "Cache-Control" not in response.headers:
+            # Pages can show private things to a logged-in user: no shared caching.
+            response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+    return app
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id))
+
+
+def _wants_json() -> bool:
+    return (request.accept_mimetypes.best == "application/json"
+            or request.path.endswith(".json"))
+
+
+def _register_errors(app: Flask) -> None:
+    messages = {
+        400: "The request could not be understood.",
+        403: "You do not have permission to see this page.",
+        404: "There is nothing here.",
+        405: "That action is not allowed here.",
+        413: f"The file is larger than the limit of {app.config['MAX_UPLOAD_MB']} MB.",
+        429: "Too many attempts. Please wait a minute and try again.",
+    }
+
+    @app.errorhandler(CSRFError)
+    def _csrf(err: CSRFError):
+        return _error(400, "The form expired or was not sent from this site "
+                           "(missing or wrong security token). Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):
+        return _error(err.code or 500, messages.get(err.code or 500, err.description))
+
+    def _error(code: int, message: str):
+        if _wants_json():
+            return jsonify({"error": message}), code
+        return render_template("error.html", code=code, message=message), code

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from .. import accounts
+from ..extensions import db, limiter
+from . import bp
+from .forms import AcceptInvitationForm, ChangePasswordForm, LoginForm
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _home_for(user) -> str:
+    if user.must_change_password:
+        return url_for("auth.change_password")
+    if user.is_moderator:
+        return url_for("review.queue")
+    return url_for("studio.home")
+
+
+def _safe_next(target: str | None) -> str | None:
+    if target and not urlsplit(target).netloc and target.startswith("/") \
+            and not target.startswith("//"):
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_home_for(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.find_user(form.email.data)
+        if user is None or not user.check_password(form.password.data) or not user.active:
+            # One message for every failure, so the form does not confirm who has an account.
+            flash("Wrong email or password, or the account is disabled.", "error")
+        else:
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")) or _home_for(user))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("gallery.index"))
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def accept_invitation(token: str):
+    invitation = accounts.find_invitation(token)
+    if invitation is None:
+        abort(404)
+    if current_user.is_authenticated:
+        logout_user()
+    form = AcceptInvitationForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.accept_invitation(invitation, form.email.data,
+                                              form.display_name.data, form.password.data,
+                                              form.credit_name.data)
+        except ValueError as err:
+            flash(str(err), "error")
+        else:
+            login_user(user)
+            flash("Welcome. Your account is ready.", "info")
+            return redirect(_home_for(user))
+    return render_template("auth/invite.html", form=form, role=invitation.role)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not current_user.check_password(form.current.data):
+            flash("The current password is wrong.", "error")
+        else:
+            current_user.set_password(form.password.data)
+            current_user.must_change_password = False
+            db.session.commit()
+            flash("Your password is changed.", "info")
+            return redirect(_home_for(current_user))
+    return render_template("auth/password.html", form=form)

@@ -1,0 +1,52 @@
+"""Events: creating and editing them, and who may upload to them."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+
+from sqlalchemy import select
+
+from . import audit
+from .extensions import db
+from .models import Event, User
+
+
+def slugify(name: str, day: date) -> str:
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "event"
+    slug = f"{day.isoformat()}-{base}"
+    n = 2
+    candidate = slug
+    while db.session.scalars(select(Event.id).where(Event.slug == candidate)).first():
+        candidate = f"{slug}-{n}"
+        n += 1
+    return candidate
+
+
+def save_event(admin: User, event: Event | None, **fields) -> Event:
+    creating = event is None
+    if creating:
+        event = Event(slug=slugify(fields["name"], fields["date"]))
+        db.session.add(event)
+    for name, value in fields.items():
+        setattr(event, name, value)
+    db.session.flush()
+    audit.record(admin, "event.create" if creating else "event.edit", "event", event.id)
+    db.session.commit()
+    return event
+
+
+def add_photographer(admin: User, event: Event, user: User) -> None:
+    if user not in event.photographers:
+        event.photographers.append(user)
+        audit.record(admin, "event.add_member", "event", event.id, f"user {user.id}")
+        db.session.commit()
+
+
+def remove_photographer(admin: User, event: Event, user: User) -> None:
+    if user in event.photographers:
+        event.photographers.remove(user)
+        audit.record(admin, "event.remove_member", "event", event.id, f"user {user.id}")
+        db.session.commit()

@@ -1,0 +1,279 @@
+"""The database models (SQLAlchemy 2 typed mappings).
+
+Rules about *when* something may happen (release, the privacy ratchet) live in
+``archive.release``, not here: these classes only hold state. Nothing here stores an
+uploaded file name, an IP address, a metadata value or a biometric template.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    """Naive UTC, the same on SQLite and PostgreSQL."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_ref() -> str:
+    """The archive's own id for a photo: random, so it reveals no count or order."""
+    return secrets.token_hex(8)
+
+
+class Role(StrEnum):
+    PHOTOGRAPHER = "photographer"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+class PhotoState(StrEnum):
+    UPLOADED = "uploaded"  # queued for processing
+    PROCESSING = "processing"
+    FAILED = "failed"
+    IN_REVIEW = "in_review"
+    RELEASED = "released"
+    HIDDEN = "hidden"  # a removal or takedown request arrived (claims issue)
+    REJECTED = "rejected"
+
+
+class FaceSource(StrEnum):
+    DETECTED = "detected"
+    MODERATOR = "moderator"
+    CLAIM = "claim"
+    PHOTOGRAPHER = "photographer"
+
+
+class FaceDecision(StrEnum):
+    OBSCURE = "obscure"
+    SHOW = "show"  # only after verified consent
+
+
+event_photographers = Table(
+    "event_photographers",
+    db.metadata,
+    Column("event_id", ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    #: How released photos credit this photographer; None means "anonymous".
+    credit_name: Mapped[str | None] = mapped_column(String(80))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default=Role.PHOTOGRAPHER)
+    active: Mapped[bool] = mapped_column(default=True)
+    #: Set for a one-time password: the next login must choose a new one.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    events: Mapped[list[Event]] = relationship(
+        secondary=event_photographers, back_populates="photographers")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.role in (Role.MODERATOR, Role.ADMIN)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+class Invitation(db.Model):
+    """A single-use, expiring link. Only a hash of its secret is stored."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    #: A reminder for the admin ("for Sam"), optional.
+    label: Mapped[str | None] = mapped_column(String(80))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None]
+
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+
+    @property
+    def usable(self) -> bool:
+        return self.used_at is None and self.revoked_at is None and self.expires_at > utcnow()
+
+
+class Event(db.Model):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    date: Mapped[date]
+    description: Mapped[str | None] = mapped_column(Text)
+    #: Attendees may claim faces for this many days after the event (claims issue).
+    claim_window_days: Mapped[int] = mapped_column(default=7)
+    licence: Mapped[str] = mapped_column(String(80), default="CC BY-NC 4.0")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    photographers: Mapped[list[User]] = relationship(
+        secondary=event_photographers, back_populates="events")
+    photos: Mapped[list[Photo]] = relationship(back_populates="event")
+
+
+class Photo(db.Model):
+    """One uploaded photo and every file made from it (by blob key).
+
+    ``discard_keys`` lists blobs that may exist but belong to no finished state: keys
+    are written there *before* their files are, and cleared once the files are switched
+    in or deleted, so a crash half-way never leaves an orphan file.
+    """
+
+    __tablename__ = "photos"
+    __table_args__ = (
+        Index("ix_photos_gallery", "event_id", "state", "released_at", "id"),
+        Index("ix_photos_owner", "photographer_id", "created_at"),
+        Index("ix_photos_state", "state", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(16), unique=True, default=new_ref)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    photographer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(20), default=PhotoState.UPLOADED)
+    #: Why processing failed, in words for the photographer (never a file value).
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+
+    upload_key: Mapped[str | None] = mapped_column(String(64))
+    master_key: Mapped[str | None] = mapped_column(String(64))
+    derivative_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    thumb_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    discard_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    #: {kind: found?}: kinds of identifying metadata the upload held, never the values.
+    metadata_found: Mapped[dict | None] = mapped_column(JSON)
+    #: Faces the detector still found in the public derivative (None: not run yet).
+    self_check_faces: Mapped[int | None]
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+    approved_at: Mapped[datetime | None]
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    released_at: Mapped[datetime | None]
+    rejected_at: Mapped[datetime | None]
+
+    event: Mapped[Event] = relationship(back_populates="photos")
+    photographer: Mapped[User] = relationship(foreign_keys=[photographer_id])
+    faces: Mapped[list[Face]] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", order_by="Face.id")
+    claims: Mapped[list[Claim]] = relationship(
+        back_populates="photo", cascade="all, delete-orphan")
+
+    def blob_keys(self) -> list[str]:
+        """Every file this photo may have in the store."""
+        keys = [self.upload_key, self.master_key, self.derivative_key, self.thumb_key]
+        return [k for k in [*keys, *(self.discard_keys or [])] if k]
+
+    @property
+    def credit(self) -> str:
+        return self.photographer.credit_name or "anonymous"
+
+
+class Face(db.Model):
+    """A face box in the master's pixels. No image data, no template: a box."""
+
+    __tablename__ = "faces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"),
+                                          index=True)
+    x1: Mapped[float]
+    y1: Mapped[float]
+    x2: Mapped[float]
+    y2: Mapped[float]
+    score: Mapped[float | None]
+    source: Mapped[str] = mapped_column(String(20), default=FaceSource.DETECTED)
+    decision: Mapped[str] = mapped_column(String(20), default=FaceDecision.OBSCURE)
+    #: Locked to "obscure" by a blur_me claim: only a new verified show_me unlocks it.
+    locked: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    photo: Mapped[Photo] = relationship(back_populates="faces")
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        return (self.x1, self.y1, self.x2, self.y2)
+
+
+class Claim(db.Model):
+    """A request from a person in a photo (the claims issue fills in the flow).
+
+    Nothing here identifies the claimant beyond an optional contact, erased on close.
+    """
+
+    __tablename__ = "claims"
+    __table_args__ = (Index("ix_claims_open", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"),
+                                          index=True)
+    face_id: Mapped[int | None] = mapped_column(ForeignKey("faces.id", ondelete="SET NULL"))
+    #: blur_me, show_me, remove_photo, missed_face or takedown
+    kind: Mapped[str] = mapped_column(String(20))
+    #: open, verified, declined, confirmed, rejected or withdrawn
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    receipt_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    contact: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    photo: Mapped[Photo] = relationship(back_populates="claims")
+
+
+class AuditEntry(db.Model):
+    """Append-only: who did what to which object, when and why, chained by hash.
+
+    Holds no image data, claimant contact or IP address. The application only inserts.
+    """
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: The actor as shown then ("admin@example.org", or "system")
+    actor_label: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    object_type: Mapped[str] = mapped_column(String(20))
+    object_id: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,122 @@
+"""A photo's files and lifecycle outside the release rule: taking an upload in,
+reporting its state, and deleting every byte of it."""
+
+from __future__ import annotations
+
+import logging
+from typing import BinaryIO
+
+from flask import current_app
+
+from . import audit
+from .extensions import db
+from .imaging.reading import ImageRejected, sniff
+from .models import Event, Photo, PhotoState, User
+from .storage import LocalBlobStore
+
+log = logging.getLogger(__name__)
+
+#: What the status endpoint and pages call each state.
+STATUS_WORDS = {
+    PhotoState.UPLOADED: "queued",
+    PhotoState.PROCESSING: "processing",
+    PhotoState.FAILED: "failed",
+    PhotoState.IN_REVIEW: "done",
+    PhotoState.RELEASED: "done",
+    PhotoState.HIDDEN: "hidden",
+    PhotoState.REJECTED: "rejected",
+}
+
+
+class UploadRefused(Exception):
+    """An upload the archive will not keep; the message is for the photographer."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def get_store() -> LocalBlobStore:
+    app = current_app
+    store = app.extensions.get("blob_store")
+    if store is None:
+        store = app.extensions["blob_store"] = LocalBlobStore(app.config["UPLOADS"])
+    return store
+
+
+def accept_upload(stream: BinaryIO, event: Event, photographer: User) -> Photo:
+    """Check the first bytes, store the upload privately and queue it for processing.
+
+    ``stream`` is the temporary file the request was streamed into. Its name (and the
+    name the browser sent) is never stored. Raises :class:`UploadRefused`.
+    """
+    limit = current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024
+    stream.seek(0, 2)
+    size = stream.tell()
+    if size == 0:
+        raise UploadRefused("The file is empty (0 bytes).")
+    if size > limit:
+        raise UploadRefused(
+            f"The file is larger than the limit of {current_app.config['MAX_UPLOAD_MB']} MB.",
+            413)
+    stream.seek(0)
+    try:
+        sniff(stream.read(64))
+    except ImageRejected as err:
+        raise UploadRefused(str(err), 415) from None
+    stream.seek(0)
+    key = get_store().put("private", stream, suffix=".upload")
+    photo = Photo(event=event, photographer=photographer, upload_key=key)
+    db.session.add(photo)
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        get_store().delete(key)
+        raise
+    from .tasks import process_photo
+
+    process_photo(photo.id)
+    return photo
+
+
+def status_of(photo: Photo) -> dict:
+    """The small JSON the upload page polls."""
+    return {
+        "id": photo.ref,
+        "state": STATUS_WORDS.get(photo.state, photo.state),
+        "error": photo.error if photo.state == PhotoState.FAILED else None,
+        "faces": len(photo.faces) if photo.processed_at else None,
+    }
+
+
+def delete_files(keys: list[str]) -> None:
+    store = get_store()
+    for key in keys:
+        try:
+            store.delete(key)
+        except (OSError, ValueError):
+            log.exception("could not delete a blob")
+
+
+def delete_photo(photo: Photo, actor: User, reason: str | None = None) -> None:
+    """Delete the photo and every file made from it (not just a flag)."""
+    keys = photo.blob_keys()
+    # Record the keys first: if deleting files fails half-way, the row still names them.
+    photo.discard_keys = keys
+    db.session.commit()
+    delete_files(keys)
+    audit.record(actor, "photo.delete", "photo", photo.ref, reason)
+    db.session.delete(photo)
+    db.session.commit()
+
+
+def requeue(photo: Photo) -> None:
+    """Try a failed photo again (its upload was kept because the failure was ours)."""
+    photo.state = PhotoState.UPLOADED
+    photo.error = None
+    photo.attempts = 0
+    db.session.commit()
+    from .tasks import process_photo
+
+    process_photo(photo.id)

@@ -1,0 +1,45 @@
+"""Spotting exact places in an event's public description.
+
+An organiser may write "we met at 12 Tverskaya Street" without thinking that the page is
+public. This is a heuristic warning for the admin, never a block: false alarms are cheap.
+"""
+
+from __future__ import annotations
+
+import re
+
+_STREET_WORDS = (
+    r"street|st\.|road|rd\.|avenue|ave\.?|boulevard|blvd\.?|lane|square|sq\.|place|"
+    r"drive|court|terrace|embankment|prospekt|prospect|pereulok|ulitsa|ul\.|"
+    r"straße|strasse|str\.|platz|gasse|weg|rue|place|quai|via|viale|piazza|calle|"
+    r"plaza|avenida|rua|praça|ulica|utca|náměstí|plac|gatan|gade|katu|"
+    r"улица|ул\.|проспект|пр-т|площадь|пл\.|переулок|пер\.|набережная|бульвар"
+)
+_PATTERNS = [
+    ("a street and number", re.compile(
+        rf"\b\d{{1,5}}[a-z]?,?\s+(?:\w+\s+){{0,3}}(?:{_STREET_WORDS})(?=\W|$)",
+        re.IGNORECASE | re.UNICODE)),
+    ("a street and number", re.compile(
+        rf"(?:{_STREET_WORDS})\s+(?:\w+\s+){{0,3}}\d{{1,5}}[a-z]?\b",
+        re.IGNORECASE | re.UNICODE)),
+    ("GPS coordinates", re.compile(r"-?\d{1,3}\.\d{3,}\s*[,;]\s*-?\d{1,3}\.\d{3,}")),
+    ("GPS coordinates", re.compile(r"\d{1,3}°\s*\d{1,2}['′]")),
+    ("a postcode", re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b")),  # UK
+    ("a postcode", re.compile(r"\b\d{5}(?:-\d{4})?\b(?=[^\d]*$|\s+[A-Z][a-z])")),
+    ("a map link", re.compile(r"(?:maps\.|goo\.gl/maps|openstreetmap|geo:)", re.IGNORECASE)),
+    ("a building or flat number", re.compile(
+        r"\b(?:apartment|apt\.?|flat|floor|entrance|building|house|дом|д\.|кв\.|подъезд)"
+        r"\s*(?:no\.?\s*)?\d+", re.IGNORECASE | re.UNICODE)),
+]
+
+
+def exact_place_warnings(text: str | None) -> list[str]:
+    """What in ``text`` looks like an exact place, as short phrases ("a street and number")."""
+    if not text:
+        return []
+    found: list[str] = []
+    for label, pattern in _PATTERNS:
+        match = pattern.search(text)
+        if match and not any(f.startswith(label) for f in found):
+            found.append(f"{label} (\u201c{match.group(0).strip()}\u201d)")
+    return found

@@ -1,0 +1,141 @@
+"""The processing task's body: upload -> private master -> public derivative.
+
+Crash safety: the keys a run will write are recorded in ``photo.discard_keys`` and
+committed before any file is written. A run that dies half-way therefore leaves only
+files the row names, and the next run (a retry) deletes them before starting again.
+Only the final commit switches the photo to its new files and marks the old ones (and
+the upload) for deletion, and only then are they deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy.orm.exc import StaleDataError
+
+from config import imaging_settings
+
+from .extensions import db
+from .imaging.faces import get_detector
+from .imaging.pipeline import make_master, render_public, self_check
+from .imaging.reading import ImageRejected
+from .models import Face, FaceDecision, FaceSource, Photo, PhotoState, utcnow
+from .photos import delete_files, get_store
+from .storage import new_key
+
+log = logging.getLogger(__name__)
+
+#: After this many runs that crashed, the photo is marked failed (its upload is kept).
+MAX_ATTEMPTS = 3
+
+
+def sweep_discarded(photo: Photo) -> None:
+    """Delete the files a previous run left listed, then forget them."""
+    if photo.discard_keys:
+        delete_files(list(photo.discard_keys))
+        photo.discard_keys = []
+        db.session.commit()
+
+
+def _fail(photo: Photo, message: str, keep_upload: bool) -> None:
+    photo.state = PhotoState.FAILED
+    photo.error = message
+    if not keep_upload and photo.upload_key:
+        photo.discard_keys = [photo.upload_key]
+        photo.upload_key = None
+    db.session.commit()
+    sweep_discarded(photo)
+
+
+def process_photo(photo_id: int) -> None:
+    """Process one photo; on an unexpected error, clean up and re-raise (the queue
+    retries), or after :data:`MAX_ATTEMPTS` mark it failed with its upload kept."""
+    try:
+        _process(photo_id)
+    except Exception:
+        log.exception("processing photo %s failed", photo_id)
+        db.session.rollback()
+        photo = db.session.get(Photo, photo_id)
+        if photo is not None and photo.state == PhotoState.PROCESSING:
+            if photo.attempts >= MAX_ATTEMPTS:
+                _fail(photo, "Processing failed several times. You can try again or "
+                             "delete it.", keep_upload=True)
+            else:
+                photo.state = PhotoState.UPLOADED  # queued again: the queue retries
+                db.session.commit()
+                sweep_discarded(photo)
+        raise
+
+
+def _process(photo_id: int) -> None:
+    photo = db.session.get(Photo, photo_id)
+    if photo is None:
+        return  # deleted before it was processed
+    sweep_discarded(photo)
+    if photo.state not in (PhotoState.UPLOADED, PhotoState.PROCESSING):
+        return  # already done: a duplicate or late retry changes nothing
+    if not photo.upload_key:
+        _fail(photo, "The uploaded file is gone; please upload it again.", keep_upload=False)
+        return
+    photo.attempts += 1
+    if photo.attempts > MAX_ATTEMPTS:  # earlier runs died without reporting (a killed worker)
+        _fail(photo, "Processing failed several times. You can try again or delete it.",
+              keep_upload=True)
+        return
+    keys = {"master": new_key("private"), "derivative": new_key("public"),
+            "thumb": new_key("public")}
+    photo.state = PhotoState.PROCESSING
+    photo.discard_keys = list(keys.values())
+    db.session.commit()
+
+    store = get_store()
+    work_root = Path(current_app.config["UPLOADS"]) / "work"
+    work_root.mkdir(parents=True, exist_ok=True)
+    settings = imaging_settings(current_app.config)
+    detector = get_detector()
+    with tempfile.TemporaryDirectory(dir=work_root) as work:
+        upload = Path(work) / "upload"
+        with store.open(photo.upload_key) as src, open(upload, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
+        master = Path(work) / "master.jpg"
+        try:
+            outcome = make_master(upload, master, settings, detector)
+        except ImageRejected as err:
+            _fail(photo, str(err), keep_upload=False)
+            return
+        upload.unlink()
+        boxes = [(f.x1, f.y1, f.x2, f.y2) for f in outcome.faces]
+        rendition = render_public(master, boxes, work, settings)
+        leftover = self_check(rendition.derivative, [], detector)
+        store.put("private", master, key=keys["master"])
+        store.put("public", rendition.derivative, key=keys["derivative"])
+        store.put("public", rendition.thumbnails[min(rendition.thumbnails)], key=keys["thumb"])
+
+    old = [photo.master_key, photo.derivative_key, photo.thumb_key, photo.upload_key]
+    photo.faces = [
+        Face(x1=f.x1, y1=f.y1, x2=f.x2, y2=f.y2, score=round(f.score, 4),
+             source=FaceSource.DETECTED, decision=FaceDecision.OBSCURE)
+        for f in outcome.faces
+    ]
+    photo.master_key, photo.derivative_key, photo.thumb_key = (
+        keys["master"], keys["derivative"], keys["thumb"])
+    photo.upload_key = None
+    photo.width, photo.height = outcome.width, outcome.height
+    photo.metadata_found = outcome.metadata_removed
+    photo.self_check_faces = len(leftover)
+    photo.state = PhotoState.IN_REVIEW
+    photo.error = None
+    photo.processed_at = utcnow()
+    photo.discard_keys = [k for k in old if k]
+    try:
+        db.session.commit()
+    except StaleDataError:
+        # The photographer deleted the photo while it was processed: drop the new files.
+        db.session.rollback()
+        delete_files(list(keys.values()))
+        return
+    sweep_discarded(photo)
