@@ -1,10 +1,10 @@
-# `make test` and (from the web-app issue on) `make run` work on a fresh machine.
+# `make run` and `make test` work on a fresh machine (see README.md).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint bench-faces bench-speed clean system-deps
+.PHONY: run test lint bench-faces bench-speed clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ system-deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libimage-exiftool-perl >/dev/null; }
+
+# Upgrade the database, make the first admin on the first run (its one-time password is
+# printed), then run the web server and the worker together; Ctrl-C stops both.
+run: $(STAMP)
+	$(BIN)/protest-archive start
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .

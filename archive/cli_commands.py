@@ -11,6 +11,7 @@ import time
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
 FIRST_ADMIN = "admin@archive.local"
@@ -30,6 +31,7 @@ def _upgrade() -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db() -> None:
     """Create or upgrade the database to the newest schema."""
     _upgrade()
@@ -37,6 +39,7 @@ def init_db() -> None:
 
 
 @click.command("create-admin")
+@with_appcontext
 @click.option("--email", default=FIRST_ADMIN, show_default=True)
 @click.option("--name", default="Admin", show_default=True)
 def create_admin(email: str, name: str) -> None:
@@ -52,6 +55,7 @@ def create_admin(email: str, name: str) -> None:
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Tasks run at the same time (threads).")
 def worker(workers: int) -> None:
@@ -69,6 +73,7 @@ def _describe(url: str) -> str:
 
 
 @click.command("start")
+@with_appcontext
 @click.option("--host", default=lambda: os.environ.get("ARCHIVE_HOST", "127.0.0.1"),
               show_default="127.0.0.1")
 @click.option("--port", type=int, default=lambda: int(os.environ.get("ARCHIVE_PORT", 8000)),
