@@ -92,6 +92,9 @@ def start(host: str, port: int) -> None:
         click.echo(f"  Email:              {FIRST_ADMIN}\n"
                    f"  One-time password:  {password}\n"
                    "  You will choose a new password when you first log in.\n")
+    else:
+        click.echo("Log in with your account. Lost the admin password? Stop this and run: "
+                   "protest-archive create-admin --email you@example.org")
     db.session.remove()
     python = sys.executable
     children = [
