@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import ROOT, config_from
+from config import ROOT, config_from, imaging_settings
 
 from . import queue
 from .extensions import csrf, db, limiter, login_manager
@@ -61,10 +63,21 @@ def _secret_key(app: Flask) -> str:
             "ARCHIVE_SECRET_KEY is not set. In production the archive refuses to start "
             "without it: set it to a long random value, the same on every web process.")
     path = Path(app.instance_path) / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    try:
+        # Created readable by the owner only, and exactly once even if several web
+        # processes start together (O_EXCL: the losers read the winner's key).
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    for _ in range(50):  # another process may be between creating and writing it
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.02)
+    raise RuntimeError(f"the secret key file {path} is empty: delete it and start again")
 
 
 def create_app(config: Any = None) -> Flask:
@@ -75,6 +88,11 @@ def create_app(config: Any = None) -> Flask:
         template_folder=str(ROOT / "templates"),
     )
     app.config.update(settings)
+    try:
+        # A bad ARCHIVE_OBSCURE_METHOD or MASK_SCALE stops the start, not every upload later.
+        imaging_settings(app.config)
+    except ValueError as err:
+        raise RuntimeError(f"configuration: {err}") from None
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     Path(app.config["UPLOADS"]).mkdir(parents=True, exist_ok=True)
     app.config["SECRET_KEY"] = _secret_key(app)
@@ -130,7 +148,9 @@ def create_app(config: Any = None) -> Flask:
     @app.after_request
     def _headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # Never sent to other sites; sent to this one, since over HTTPS the CSRF check
+        # (WTF_CSRF_SSL_STRICT) refuses a form post that has no same-site Referer.
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault(
             "Content-Security-Policy",

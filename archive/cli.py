@@ -27,7 +27,9 @@ def main() -> None:
     """Protest photo archive and consent manager."""
 
 
-@main.command()
+# with_appcontext=False: a FlaskGroup would otherwise build the app (and need its
+# database, instance folder and secret key) before running the command.
+@main.command(with_appcontext=False)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for the cleaned JPEGs (created if missing).")

@@ -15,12 +15,24 @@ _STREET_WORDS = (
     r"plaza|avenida|rua|praça|ulica|utca|náměstí|plac|gatan|gade|katu|"
     r"улица|ул\.|проспект|пр-т|площадь|пл\.|переулок|пер\.|набережная|бульвар"
 )
+#: German street names are compounds ("Hauptstraße 5"): these may end a longer word.
+_COMPOUND_ENDINGS = r"straße|strasse|str\.|platz|gasse|weg"
+#: A day of the month is not a house number ("took place on 5 May").
+_MONTHS = (
+    r"january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|januar|februar|märz|mai|juni|juli|oktober|dezember|"
+    r"января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря"
+)
+#: A house number ("12", "221B", "12а"), not followed by a month.
+_NUMBER = rf"\d{{1,5}}[^\W\d_]?\b(?!\.?\s*(?:{_MONTHS})\b)"
+#: A word of a street's name ("Tverskaya", "Тверская,"), never a number.
+_NAME_WORD = r"[^\W\d_][\w-]*,?\s+"
 _PATTERNS = [
     ("a street and number", re.compile(
-        rf"\b\d{{1,5}}[a-z]?,?\s+(?:\w+\s+){{0,3}}(?:{_STREET_WORDS})(?=\W|$)",
+        rf"\b{_NUMBER},?\s+(?:\w+\s+){{0,3}}(?:{_STREET_WORDS})(?=\W|$)",
         re.IGNORECASE | re.UNICODE)),
     ("a street and number", re.compile(
-        rf"(?:{_STREET_WORDS})\s+(?:\w+\s+){{0,3}}\d{{1,5}}[a-z]?\b",
+        rf"(?:\b(?:{_STREET_WORDS})|{_COMPOUND_ENDINGS}),?\s+(?:{_NAME_WORD}){{0,3}}{_NUMBER}",
         re.IGNORECASE | re.UNICODE)),
     ("GPS coordinates", re.compile(r"-?\d{1,3}\.\d{3,}\s*[,;]\s*-?\d{1,3}\.\d{3,}")),
     ("GPS coordinates", re.compile(r"\d{1,3}°\s*\d{1,2}['′]")),
