@@ -15,13 +15,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# exiftool is the independent metadata reader the tests check against.
+# exiftool is the independent metadata reader the tests check against; Debian's chromium
+# runs the browser test (tests/test_browser_e2e.py).
 system-deps:
 	@command -v exiftool >/dev/null 2>&1 || { \
 	  echo "installing exiftool (Debian package libimage-exiftool-perl)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libimage-exiftool-perl >/dev/null; }
+	@[ -x /usr/bin/chromium ] || { \
+	  echo "installing chromium (Debian package, for the browser test; never downloaded by Playwright)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 # Upgrade the database, make the first admin on the first run (its one-time password is
 # printed), then run the web server and the worker together; Ctrl-C stops both.
