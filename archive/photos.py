@@ -4,6 +4,8 @@ reporting its state, and deleting every byte of it."""
 from __future__ import annotations
 
 import logging
+import shutil
+from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
@@ -12,7 +14,7 @@ from . import audit
 from .extensions import db
 from .imaging.reading import ImageRejected, sniff
 from .models import Event, Photo, PhotoState, User
-from .storage import LocalBlobStore
+from .storage import LocalBlobStore, new_key
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +67,18 @@ def accept_upload(stream: BinaryIO, event: Event, photographer: User) -> Photo:
     except ImageRejected as err:
         raise UploadRefused(str(err), 415) from None
     stream.seek(0)
-    key = get_store().put("private", stream, suffix=".upload")
-    photo = Photo(event=event, photographer=photographer, upload_key=key)
+    # The row names the key before the bytes are written: a process killed in between
+    # leaves a row whose processing fails cleanly, never a file that no row names.
+    photo = Photo(event=event, photographer=photographer,
+                  upload_key=new_key("private", ".upload"))
     db.session.add(photo)
+    db.session.commit()
     try:
-        db.session.commit()
+        get_store().put("private", stream, suffix=".upload", key=photo.upload_key)
     except BaseException:
-        db.session.rollback()
-        get_store().delete(key)
+        get_store().delete(photo.upload_key)
+        db.session.delete(photo)
+        db.session.commit()
         raise
     from .tasks import process_photo
 
@@ -99,12 +105,33 @@ def delete_files(keys: list[str]) -> None:
             log.exception("could not delete a blob")
 
 
+def work_root() -> Path:
+    """Where processing runs keep their temporary files (private, under uploads/)."""
+    return Path(current_app.config["UPLOADS"]) / "work"
+
+
+def work_prefix(photo: Photo) -> str:
+    """A processing run's work folder is ``work/<prefix><random>``: named after the
+    photo, so that what a killed run left there (the unobscured master among it) is
+    found and deleted by the next run or by deleting the photo."""
+    return f"photo-{photo.id}-"
+
+
+def sweep_work(photo: Photo) -> None:
+    """Delete work folders that dead runs of this photo's processing left behind."""
+    for stale in work_root().glob(f"{work_prefix(photo)}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 def delete_photo(photo: Photo, actor: User, reason: str | None = None) -> None:
     """Delete the photo and every file made from it (not just a flag)."""
     keys = photo.blob_keys()
     # Record the keys first: if deleting files fails half-way, the row still names them.
     photo.discard_keys = keys
     db.session.commit()
+    # Work folders first: a run still going can then store no further file, and the
+    # blobs it stored already are among ``keys`` (a run lists its keys before writing).
+    sweep_work(photo)
     delete_files(keys)
     audit.record(actor, "photo.delete", "photo", photo.ref, reason)
     db.session.delete(photo)

@@ -24,7 +24,7 @@ from .imaging.faces import get_detector
 from .imaging.pipeline import make_master, render_public, self_check
 from .imaging.reading import ImageRejected
 from .models import Face, FaceDecision, FaceSource, Photo, PhotoState, utcnow
-from .photos import delete_files, get_store
+from .photos import delete_files, get_store, sweep_work, work_prefix, work_root
 from .storage import new_key
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ def _process(photo_id: int) -> None:
     if photo is None:
         return  # deleted before it was processed
     sweep_discarded(photo)
+    sweep_work(photo)
     if photo.state not in (PhotoState.UPLOADED, PhotoState.PROCESSING):
         return  # already done: a duplicate or late retry changes nothing
     if not photo.upload_key:
@@ -93,14 +94,18 @@ def _process(photo_id: int) -> None:
     db.session.commit()
 
     store = get_store()
-    work_root = Path(current_app.config["UPLOADS"]) / "work"
-    work_root.mkdir(parents=True, exist_ok=True)
+    work_root().mkdir(parents=True, exist_ok=True)
     settings = imaging_settings(current_app.config)
     detector = get_detector()
-    with tempfile.TemporaryDirectory(dir=work_root) as work:
+    with tempfile.TemporaryDirectory(dir=work_root(), prefix=work_prefix(photo)) as work:
         upload = Path(work) / "upload"
-        with store.open(photo.upload_key) as src, open(upload, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1024 * 1024)
+        try:
+            with store.open(photo.upload_key) as src, open(upload, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1024 * 1024)
+        except FileNotFoundError:  # the upload request died before its bytes were stored
+            _fail(photo, "The upload did not finish. Please upload the photo again.",
+                  keep_upload=False)
+            return
         master = Path(work) / "master.jpg"
         try:
             outcome = make_master(upload, master, settings, detector)

@@ -88,7 +88,10 @@ class LocalBlobStore:
         return open(self._path(key), "rb")
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        # A writer killed inside put() (no except ran) leaves the blob half-written here.
+        path.with_name(path.name + ".part").unlink(missing_ok=True)
 
     def url_for(self, key: str) -> str:
         if not key.startswith("public/"):
