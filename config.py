@@ -56,6 +56,10 @@ class Config:
     QUEUE_URL = _env("ARCHIVE_QUEUE_URL")
     #: Run background tasks at once, in the calling process (tests only).
     QUEUE_IMMEDIATE = False
+    #: A worker holds a photo this long; if it dies, the photo is queued again after.
+    PROCESSING_LEASE_SECONDS = _env_int("ARCHIVE_PROCESSING_LEASE_SECONDS", 300)
+    #: A photo queued this long ago while the queue is empty was lost by the queue.
+    QUEUE_LOST_SECONDS = _env_int("ARCHIVE_QUEUE_LOST_SECONDS", 120)
     UPLOADS = _env("ARCHIVE_UPLOADS", str(ROOT / "uploads"))
     #: Where login rate-limit counters live: memory by default, or a ``redis://`` URL.
     RATELIMIT_STORAGE_URI = _env("ARCHIVE_RATELIMIT_URL", "memory://")

@@ -157,6 +157,7 @@ class Photo(db.Model):
         Index("ix_photos_gallery", "event_id", "state", "released_at", "id"),
         Index("ix_photos_owner", "photographer_id", "created_at"),
         Index("ix_photos_state", "state", "created_at"),
+        Index("ix_photos_source", "event_id", "source_digest"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -173,6 +174,16 @@ class Photo(db.Model):
     derivative_key: Mapped[str | None] = mapped_column(String(64), index=True)
     thumb_key: Mapped[str | None] = mapped_column(String(64), index=True)
     discard_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: HMAC of the uploaded bytes under the app's secret key: finds a second upload of
+    #: the same file in an event, names no file, and cannot be checked without the key.
+    source_digest: Mapped[str | None] = mapped_column(String(64))
+    #: When the photo was last put on the queue, and until when a worker holds it:
+    #: a photo whose worker died is queued again once its lease has run out.
+    enqueued_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    #: Optimistic locking: a write based on a stale read fails instead of overwriting,
+    #: so two workers can never both finish the same photo.
+    version: Mapped[int] = mapped_column(default=1)
 
     width: Mapped[int | None]
     height: Mapped[int | None]
@@ -195,6 +206,8 @@ class Photo(db.Model):
     claims: Mapped[list[Claim]] = relationship(
         back_populates="photo", cascade="all, delete-orphan")
 
+    __mapper_args__ = {"version_id_col": version}
+
     def blob_keys(self) -> list[str]:
         """Every file this photo may have in the store."""
         keys = [self.upload_key, self.master_key, self.derivative_key, self.thumb_key]
@@ -203,6 +216,22 @@ class Photo(db.Model):
     @property
     def credit(self) -> str:
         return self.photographer.credit_name or "anonymous"
+
+
+class ApiToken(db.Model):
+    """A personal token for the JSON API. Only a hash is stored; the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
 
 
 class Face(db.Model):

@@ -13,7 +13,7 @@ from flask import current_app
 from . import audit
 from .extensions import db
 from .imaging.reading import ImageRejected, sniff
-from .models import Event, Photo, PhotoState, User
+from .models import Event, Photo, PhotoState, User, utcnow
 from .storage import LocalBlobStore, new_key
 
 log = logging.getLogger(__name__)
@@ -80,10 +80,27 @@ def accept_upload(stream: BinaryIO, event: Event, photographer: User) -> Photo:
         db.session.delete(photo)
         db.session.commit()
         raise
+    enqueue(photo)
+    return photo
+
+
+def enqueue(photo: Photo) -> bool:
+    """Put the photo on the queue. If the queue is down, the photo stays "queued" and
+    the worker's periodic recovery queues it when the queue is back: nothing is lost."""
     from .tasks import process_photo
 
-    process_photo(photo.id)
-    return photo
+    photo.enqueued_at = utcnow()
+    db.session.commit()
+    try:
+        process_photo(photo.id)
+    except Exception:  # noqa: BLE001 - Redis or the queue file unreachable
+        if current_app.config["QUEUE_IMMEDIATE"]:
+            raise
+        log.exception("could not queue photo %s; it will be queued again later", photo.id)
+        photo.enqueued_at = None
+        db.session.commit()
+        return False
+    return True
 
 
 def status_of(photo: Photo) -> dict:
@@ -144,6 +161,4 @@ def requeue(photo: Photo) -> None:
     photo.error = None
     photo.attempts = 0
     db.session.commit()
-    from .tasks import process_photo
-
-    process_photo(photo.id)
+    enqueue(photo)

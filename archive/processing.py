@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from config import imaging_settings
@@ -43,6 +45,7 @@ def sweep_discarded(photo: Photo) -> None:
 
 def _fail(photo: Photo, message: str, keep_upload: bool) -> None:
     photo.state = PhotoState.FAILED
+    photo.lease_until = None
     photo.error = message
     if not keep_upload and photo.upload_key:
         photo.discard_keys = [photo.upload_key]
@@ -66,30 +69,49 @@ def process_photo(photo_id: int) -> None:
                              "delete it.", keep_upload=True)
             else:
                 photo.state = PhotoState.UPLOADED  # queued again: the queue retries
+                photo.lease_until = None
                 db.session.commit()
                 sweep_discarded(photo)
         raise
+
+
+def _claim(photo: Photo) -> bool:
+    """Take the photo for this run, unless a live run holds its lease. The version
+    check makes this atomic: of two workers that read the same row, one fails here."""
+    now = utcnow()
+    if photo.state == PhotoState.PROCESSING and photo.lease_until and photo.lease_until > now:
+        return False
+    photo.state = PhotoState.PROCESSING
+    photo.lease_until = now + timedelta(seconds=current_app.config["PROCESSING_LEASE_SECONDS"])
+    photo.attempts += 1
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        return False
+    return True
 
 
 def _process(photo_id: int) -> None:
     photo = db.session.get(Photo, photo_id)
     if photo is None:
         return  # deleted before it was processed
+    if photo.state not in (PhotoState.UPLOADED, PhotoState.PROCESSING):
+        sweep_discarded(photo)  # only what its last switch left; no run writes these
+        return  # already done: a duplicate or late retry changes nothing
+    if not _claim(photo):
+        return  # another worker is on it
     sweep_discarded(photo)
     sweep_work(photo)
-    if photo.state not in (PhotoState.UPLOADED, PhotoState.PROCESSING):
-        return  # already done: a duplicate or late retry changes nothing
     if not photo.upload_key:
         _fail(photo, "The uploaded file is gone; please upload it again.", keep_upload=False)
         return
-    photo.attempts += 1
     if photo.attempts > MAX_ATTEMPTS:  # earlier runs died without reporting (a killed worker)
         _fail(photo, "Processing failed several times. You can try again or delete it.",
               keep_upload=True)
         return
     keys = {"master": new_key("private"), "derivative": new_key("public"),
             "thumb": new_key("public")}
-    photo.state = PhotoState.PROCESSING
     photo.discard_keys = list(keys.values())
     db.session.commit()
 
@@ -135,6 +157,7 @@ def _process(photo_id: int) -> None:
     photo.state = PhotoState.IN_REVIEW
     photo.error = None
     photo.processed_at = utcnow()
+    photo.lease_until = None
     photo.discard_keys = [k for k in old if k]
     try:
         db.session.commit()
@@ -144,3 +167,30 @@ def _process(photo_id: int) -> None:
         delete_files(list(keys.values()))
         return
     sweep_discarded(photo)
+
+
+def requeue_stalled() -> int:
+    """Queue again the photos that no worker will finish: those whose run died (lease
+    run out), and those queued long ago while the queue is empty (the queue lost them,
+    e.g. Redis restarted). Extra copies are harmless: a run that finds the photo done or
+    held by another worker does nothing. Returns how many were queued."""
+    from .photos import enqueue
+    from .queue import huey
+
+    now = utcnow()
+    config = current_app.config
+    stalled = list(db.session.scalars(select(Photo).where(
+        Photo.state == PhotoState.PROCESSING,
+        or_(Photo.lease_until.is_(None), Photo.lease_until < now))))
+    lost_after = now - timedelta(seconds=config["QUEUE_LOST_SECONDS"])
+    waiting = select(Photo).where(
+        Photo.state == PhotoState.UPLOADED,
+        or_(Photo.enqueued_at.is_(None), Photo.enqueued_at < lost_after))
+    if huey.pending_count() > 0:  # a backlog: only what has waited very long
+        waiting = waiting.where(or_(Photo.enqueued_at.is_(None),
+                                    Photo.enqueued_at < now - timedelta(hours=1)))
+    stalled += list(db.session.scalars(waiting))
+    for photo in stalled:
+        log.warning("queueing photo %s again (its run died or the queue lost it)", photo.id)
+        enqueue(photo)
+    return len(stalled)

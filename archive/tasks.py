@@ -3,6 +3,10 @@ ends in the same state with no orphan file."""
 
 from __future__ import annotations
 
+import logging
+
+from huey import crontab
+
 from .queue import app_context, huey
 
 
@@ -13,3 +17,28 @@ def process_photo(photo_id: int) -> None:
 
     with app_context():
         processing.process_photo(photo_id)
+
+
+@huey.periodic_task(crontab(minute="*"))
+def recover_stalled() -> None:
+    """Every minute: queue again the photos whose worker died or whose queue entry was
+    lost. Worker processes also run it when they start."""
+    from . import processing
+
+    with app_context():
+        processing.requeue_stalled()
+
+
+@huey.on_startup()
+def _worker_started() -> None:
+    """In each worker process: fresh database connections (never share a parent's
+    across fork), then recover what an earlier, killed worker left."""
+    from . import processing
+    from .extensions import db
+
+    with app_context():
+        db.engine.dispose()
+        try:
+            processing.requeue_stalled()
+        except Exception:  # noqa: BLE001 - the periodic task tries again
+            logging.getLogger(__name__).exception("recovery at start failed")

@@ -595,7 +595,7 @@ def _crash(monkeypatch, point: str, seen: dict) -> None:
     if point == "make_master":
         monkeypatch.setattr(processing, "make_master", boom)
     elif point == "before the final commit":  # every file is written by then
-        monkeypatch.setattr(processing, "utcnow", boom)
+        monkeypatch.setattr(processing, "Face", boom)  # built only after every put
     else:
         assert point == "public derivative put"  # the master is written by then
         real_put = LocalBlobStore.put
@@ -819,8 +819,25 @@ def test_a_killed_worker_leaves_nothing_behind(app, ana, queued, tmp_path, datab
         assert any(f.startswith("public/") and f.endswith(".part") for f in left), left
 
     if then == "the task runs again":
+        # While the dead run's lease lasts, another run leaves the photo alone (it cannot
+        # tell a dead worker from a slow one) ...
         with app.app_context():
             tasks.process_photo.call_local(photo_id)
+        assert photo_row(app, ref)["state"] == "processing"
+        assert files_under(uploads) - before == left
+        # ... and once it has run out, the periodic recovery queues it again.
+        from datetime import timedelta
+
+        from archive import processing
+        from archive.extensions import db
+        from archive.models import Photo, utcnow
+
+        with app.app_context():
+            photo = db.session.get(Photo, photo_id)
+            photo.lease_until = utcnow() - timedelta(minutes=10)
+            db.session.commit()
+            assert processing.requeue_stalled() == 1
+            db.session.remove()
         row = photo_row(app, ref)
         assert row["state"] == "in_review" and row["discard_keys"] == []
         assert files_under(uploads) - before == _expected_files(row) - before
