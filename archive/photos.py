@@ -3,12 +3,15 @@ reporting its state, and deleting every byte of it."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import shutil
 from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
+from sqlalchemy import select
 
 from . import audit
 from .extensions import db
@@ -66,10 +69,14 @@ def accept_upload(stream: BinaryIO, event: Event, photographer: User) -> Photo:
         sniff(stream.read(64))
     except ImageRejected as err:
         raise UploadRefused(str(err), 415) from None
+    digest = source_digest(stream)
+    if find_duplicate(event, digest) is not None:
+        raise UploadRefused("This photo is already in this event (the same file was "
+                            "uploaded before).", 409)
     stream.seek(0)
     # The row names the key before the bytes are written: a process killed in between
     # leaves a row whose processing fails cleanly, never a file that no row names.
-    photo = Photo(event=event, photographer=photographer,
+    photo = Photo(event=event, photographer=photographer, source_digest=digest,
                   upload_key=new_key("private", ".upload"))
     db.session.add(photo)
     db.session.commit()
@@ -101,6 +108,24 @@ def enqueue(photo: Photo) -> bool:
         db.session.commit()
         return False
     return True
+
+
+def source_digest(stream: BinaryIO) -> str:
+    """HMAC-SHA256 of the file's bytes under the secret key: recognises the same file
+    uploaded twice without naming it, and is useless to anyone without the key."""
+    mac = hmac.new(current_app.config["SECRET_KEY"].encode(), digestmod=hashlib.sha256)
+    stream.seek(0)
+    for chunk in iter(lambda: stream.read(1024 * 1024), b""):
+        mac.update(chunk)
+    stream.seek(0)
+    return mac.hexdigest()
+
+
+def find_duplicate(event: Event, digest: str) -> Photo | None:
+    """An earlier upload of the same bytes to the event (a failed one does not count)."""
+    return db.session.scalars(select(Photo).where(
+        Photo.event_id == event.id, Photo.source_digest == digest,
+        Photo.state != PhotoState.FAILED)).first()
 
 
 def status_of(photo: Photo) -> dict:

@@ -74,3 +74,19 @@ def test_upload_review_release(app, client, astronaut, tmp_path):
     assert body["id"] in event_page
     feed = client.get("/feed.atom")
     assert feed.status_code == 200 and body["id"] in feed.get_data(as_text=True)
+
+
+def test_the_same_file_twice_is_refused_with_409(app, client, astronaut, tmp_path):
+    with app.app_context():
+        photographer = make_user("ana@example.org")
+        make_event("May Day", members=[photographer])
+        make_event("June Day", members=[photographer])
+    login(client, "ana@example.org")
+    payload = astronaut_with_gps(astronaut, tmp_path)
+    assert upload(client, "may-day", payload).status_code == 202
+    again = upload(client, "may-day", payload, name="another-name.jpg")
+    assert again.status_code == 409
+    assert "already in this event" in again.get_json()["error"]
+    # The same file may go to another event, and a changed file to the same one.
+    assert upload(client, "june-day", payload).status_code == 202
+    assert upload(client, "may-day", payload + b"\0").status_code == 202

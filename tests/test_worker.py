@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
+from PIL import Image
 
 from tests.conftest import make_app
 from tests.test_web_flow import astronaut_with_gps
@@ -36,8 +37,8 @@ def test_worker_process_processes_uploads(tmp_path, astronaut):
     client = app.test_client()
     login(client, "ana@example.org")
     refs = []
-    for _ in range(2):
-        response = upload(client, "may-day", astronaut_with_gps(astronaut, tmp_path))
+    for image in (astronaut, astronaut.transpose(Image.Transpose.FLIP_LEFT_RIGHT)):
+        response = upload(client, "may-day", astronaut_with_gps(image, tmp_path))
         assert response.status_code == 202
         assert response.get_json()["state"] == "queued"  # nobody has processed it yet
         refs.append(response.get_json()["id"])
