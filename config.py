@@ -54,6 +54,8 @@ class Config:
     DATABASE_URL = _env("ARCHIVE_DATABASE_URL")
     #: None means a SQLite queue in the instance folder; ``redis://...`` for Redis.
     QUEUE_URL = _env("ARCHIVE_QUEUE_URL")
+    #: Several archives (or test runs) can share one Redis under different names.
+    QUEUE_NAME = _env("ARCHIVE_QUEUE_NAME", "protest-archive")
     #: Run background tasks at once, in the calling process (tests only).
     QUEUE_IMMEDIATE = False
     #: A worker holds a photo this long; if it dies, the photo is queued again after.

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -18,10 +19,8 @@ FIRST_ADMIN = "admin@archive.local"
 
 
 def register(app: Flask) -> None:
-    app.cli.add_command(init_db)
-    app.cli.add_command(create_admin)
-    app.cli.add_command(worker)
-    app.cli.add_command(start)
+    for command in (init_db, create_admin, worker, start, serve, ingest):
+        app.cli.add_command(command)
 
 
 def _upgrade() -> None:
@@ -57,15 +56,92 @@ def create_admin(email: str, name: str) -> None:
 @click.command("worker")
 @with_appcontext
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Tasks run at the same time (threads).")
+              help="Worker processes: photos processed at the same time (one per core "
+                   "is the most that helps).")
 def worker(workers: int) -> None:
     """Run the background worker (processes the uploaded photos)."""
     from . import tasks  # noqa: F401 - registers the tasks
+    from .extensions import db
     from .queue import huey
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
-    click.echo(f"worker: {workers} thread(s) on {_describe(current_app.config['QUEUE_URL'])}")
-    huey.create_consumer(workers=workers, worker_type="thread").run()
+    db.engine.dispose()  # each worker process opens its own connections
+    click.echo(f"worker: {workers} process(es) on {_describe(current_app.config['QUEUE_URL'])}")
+    huey.create_consumer(workers=workers, worker_type="process").run()
+
+
+@click.command("serve")
+@with_appcontext
+@click.option("--bind", default=lambda: os.environ.get("ARCHIVE_BIND", "127.0.0.1:8000"),
+              show_default="127.0.0.1:8000")
+@click.option("--workers", type=click.IntRange(1, 256),
+              default=lambda: int(os.environ.get("ARCHIVE_WEB_WORKERS", 0)) or web_workers(),
+              show_default="2 per core", help="gunicorn worker processes.")
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Threads per worker (uploads and status polls wait on I/O).")
+def serve(bind: str, workers: int, threads: int) -> None:
+    """Run the web server (gunicorn). The worker runs separately: `protest-archive worker`."""
+    if current_app.config["ENV_NAME"] == "production" and not os.environ.get(
+            "ARCHIVE_SECRET_KEY"):
+        raise click.ClickException("set ARCHIVE_SECRET_KEY: every web process needs the same")
+    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", bind,
+                              "--workers", str(workers), "--threads", str(threads),
+                              "--timeout", "120", "--log-level", "warning",
+                              "archive.wsgi:app"])
+
+
+def web_workers() -> int:
+    return 2 * (os.cpu_count() or 1)
+
+
+@click.command("ingest")
+@with_appcontext
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--event", "slug", required=True, help="The event's slug (see its page URL).")
+@click.option("--photographer", "email", required=True,
+              help="Whose uploads these are (the account's email).")
+def ingest(folder: str, slug: str, email: str) -> None:
+    """Import a folder of photos (recursively) into an event, through the same queue and
+    task as a web upload. Files already in the event are skipped, so running it again on
+    the same folder imports only what is new."""
+    from tqdm import tqdm
+
+    from .accounts import find_user
+    from .extensions import db
+    from .imaging.batch import collect_inputs
+    from .models import Event
+    from .photos import UploadRefused, accept_upload
+
+    event = db.session.scalars(select(Event).where(Event.slug == slug)).first()
+    if event is None:
+        raise click.UsageError(f"no event with the slug {slug!r}")
+    user = find_user(email)
+    if user is None or not user.active:
+        raise click.UsageError(f"no active account with the email {email}")
+    if user not in event.photographers:
+        raise click.UsageError(f"{email} is not a photographer of this event: an admin "
+                               "adds them on the event's page first")
+    files = [path for _, path, _ in collect_inputs([folder], Path(folder) / ".none")]
+    counts = {"queued": 0, "already there": 0, "refused": 0}
+    with tqdm(total=len(files), unit="photo", file=sys.stderr, disable=None) as bar:
+        for path in files:
+            try:
+                with open(path, "rb") as fh:
+                    accept_upload(fh, event, user)
+                counts["queued"] += 1
+            except UploadRefused as err:
+                key = "already there" if err.status == 409 else "refused"
+                counts[key] += 1
+                if key == "refused":  # the file's name is shown here, on your terminal only
+                    bar.write(f"refused: {path}: {err}", file=sys.stderr)
+            except OSError as err:
+                counts["refused"] += 1
+                bar.write(f"refused: {path}: cannot read it ({err.strerror})", file=sys.stderr)
+            bar.update(1)
+    click.echo(", ".join(f"{n} {what}" for what, n in counts.items())
+               + f" (of {len(files)} files). The worker processes the queued photos.")
+    if counts["refused"]:
+        sys.exit(1)
 
 
 def _describe(url: str) -> str:

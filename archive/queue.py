@@ -39,7 +39,10 @@ def configure(app: Flask) -> None:
         return
     huey.immediate = False
     storage_class, kwargs = storage_for(app.config["QUEUE_URL"])
-    if huey.storage_class is not storage_class or huey.storage_kwargs != kwargs:
+    name = app.config["QUEUE_NAME"]
+    if (huey.storage_class is not storage_class or huey.storage_kwargs != kwargs
+            or huey.name != name):
+        huey.name = name
         huey.storage_class, huey.storage_kwargs = storage_class, kwargs
         huey.storage = huey.create_storage()
 

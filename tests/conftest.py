@@ -136,6 +136,12 @@ PG_URL = os.environ.get("ARCHIVE_TEST_PG_URL",
 #: developer's and CI's) never drop each other's tables.
 PG_SCHEMA = f"t_{os.getpid()}"
 _DB_RAN: dict[str, int] = {}
+_SETUPS_RAN: dict[str, int] = {}
+
+
+def record_setup(name: str) -> None:
+    """Count the integration tests run on each setup, for the summary."""
+    _SETUPS_RAN[name] = _SETUPS_RAN.get(name, 0) + 1
 
 
 def pg_available() -> bool:
@@ -233,6 +239,10 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if _DB_RAN or pg_available.__dict__.get("answer") is not None:
         ran = ", ".join(f"{name}: {n} test runs" for name, n in sorted(_DB_RAN.items()))
         terminalreporter.write_line(f"databases used: {ran or 'none'}")
+        if _SETUPS_RAN:
+            words = {"embedded": "SQLite + SQLite queue", "scaled": "PostgreSQL + Redis queue"}
+            terminalreporter.write_line("integration setups (real worker processes): " + ", ".join(
+                f"{words.get(k, k)}: {n} tests" for k, n in sorted(_SETUPS_RAN.items())))
         if pg_available.__dict__.get("answer") is False:
             terminalreporter.write_line(
                 "PostgreSQL did not run: it does not answer at " + PG_URL)
