@@ -14,6 +14,7 @@ from flask import (
     Request,
     has_request_context,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -22,6 +23,7 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -189,11 +191,21 @@ def _register_errors(app: Flask) -> None:
         return _error(400, "The form expired or was not sent from this site "
                            "(missing or wrong security token). Reload the page and try again.")
 
+    @app.errorhandler(OperationalError)
+    def _database_down(err: OperationalError):
+        # PostgreSQL restarting, or the SQLite file locked too long: say so, and retry.
+        app.logger.warning("database unavailable: %s", type(err.orig).__name__)
+        db.session.rollback()
+        response = _error(503, "The archive's database is not answering. Please try again "
+                               "in a minute: nothing you sent was half-saved.")
+        response.headers["Retry-After"] = "30"
+        return response
+
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
         return _error(err.code or 500, messages.get(err.code or 500, err.description))
 
     def _error(code: int, message: str):
         if _wants_json():
-            return jsonify({"error": message}), code
-        return render_template("error.html", code=code, message=message), code
+            return make_response(jsonify({"error": message}), code)
+        return make_response(render_template("error.html", code=code, message=message), code)

@@ -90,3 +90,15 @@ def test_the_same_file_twice_is_refused_with_409(app, client, astronaut, tmp_pat
     # The same file may go to another event, and a changed file to the same one.
     assert upload(client, "june-day", payload).status_code == 202
     assert upload(client, "may-day", payload + b"\0").status_code == 202
+
+
+def test_database_down_is_a_clear_503(tmp_path):
+    from tests.conftest import make_app
+
+    app = make_app(tmp_path, "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+    client = app.test_client()
+    page = client.get("/")
+    assert page.status_code == 503 and page.headers["Retry-After"] == "30"
+    assert "database is not answering" in page.get_data(as_text=True)
+    api = client.get("/studio/photos/abc/status.json")
+    assert api.status_code in (302, 503)  # login required first, or the database
