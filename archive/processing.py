@@ -190,7 +190,13 @@ def requeue_stalled() -> int:
         waiting = waiting.where(or_(Photo.enqueued_at.is_(None),
                                     Photo.enqueued_at < now - timedelta(hours=1)))
     stalled += list(db.session.scalars(waiting))
+    queued = 0
     for photo in stalled:
-        log.warning("queueing photo %s again (its run died or the queue lost it)", photo.id)
-        enqueue(photo)
-    return len(stalled)
+        try:
+            enqueue(photo)
+        except StaleDataError:  # another worker's recovery (or a run) got there first
+            db.session.rollback()
+            continue
+        log.warning("queued photo %s again (its run died or the queue lost it)", photo.id)
+        queued += 1
+    return queued
