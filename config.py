@@ -66,6 +66,10 @@ class Config:
     #: Where login rate-limit counters live: memory by default, or a ``redis://`` URL.
     RATELIMIT_STORAGE_URI = _env("ARCHIVE_RATELIMIT_URL", "memory://")
     LOGIN_RATE_LIMIT = _env("ARCHIVE_LOGIN_RATE_LIMIT", "10 per minute; 50 per hour")
+    #: JSON API calls per token (all token routes together), and per address for the
+    #: public read routes; a call over the limit is answered 429.
+    API_RATE_LIMIT = _env("ARCHIVE_API_RATE_LIMIT", "120 per minute")
+    API_PUBLIC_RATE_LIMIT = _env("ARCHIVE_API_PUBLIC_RATE_LIMIT", "600 per minute")
 
     MAX_UPLOAD_MB = _env_int("ARCHIVE_MAX_UPLOAD_MB", 60)
     MAX_MEGAPIXELS = _env_int("ARCHIVE_MAX_MEGAPIXELS", 100)

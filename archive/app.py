@@ -18,6 +18,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
@@ -48,12 +49,31 @@ class ArchiveRequest(Request):
         return tempfile.TemporaryFile(dir=incoming)
 
 
+def is_api_path(path: str) -> bool:
+    """Under the JSON API (/api/...): bearer tokens only, JSON errors only."""
+    return path == "/api" or path.startswith("/api/")
+
+
 class ArchiveSessionInterface(SecureCookieSessionInterface):
-    """The session cookie gets the Secure flag whenever the request came over HTTPS."""
+    """The session cookie gets the Secure flag whenever the request came over HTTPS.
+
+    The JSON API (/api/) never uses the cookie: its requests get an empty session, so a
+    browser's login cannot authenticate an API call, and no cookie is ever set on them.
+    """
 
     def get_cookie_secure(self, app: Flask) -> bool:
         forced = super().get_cookie_secure(app)
         return forced or (has_request_context() and request.is_secure)
+
+    def open_session(self, app: Flask, request: Request):
+        if is_api_path(request.path):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if has_request_context() and is_api_path(request.path):
+            return
+        super().save_session(app, session, response)
 
 
 def _secret_key(app: Flask) -> str:
@@ -122,6 +142,7 @@ def create_app(config: Any = None) -> Flask:
 
     from . import cli_commands
     from .admin import bp as admin_bp
+    from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .gallery import bp as gallery_bp
     from .review import bp as review_bp
@@ -132,6 +153,7 @@ def create_app(config: Any = None) -> Flask:
     app.register_blueprint(studio_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(api_bp)
     cli_commands.register(app)
     _register_errors(app)
 
@@ -161,6 +183,10 @@ def create_app(config: Any = None) -> Flask:
         if "Cache-Control" not in response.headers:
             # Pages can show private things to a logged-in user: no shared caching.
             response.headers["Cache-Control"] = "private, no-store"
+        elif response.cache_control.public and session.modified:
+            # The session cookie is about to be set: a shared cache must never keep it.
+            response.headers["Cache-Control"] = "private, no-store"
+            response.headers.pop("ETag", None)
         return response
 
     return app
@@ -173,10 +199,12 @@ def _load_user(user_id: str) -> User | None:
 
 def _wants_json() -> bool:
     return (request.accept_mimetypes.best == "application/json"
-            or request.path.endswith(".json"))
+            or request.path.endswith(".json") or is_api_path(request.path))
 
 
 def _register_errors(app: Flask) -> None:
+    from .api import error_response
+
     messages = {
         400: "The request could not be understood.",
         403: "You do not have permission to see this page.",
@@ -203,6 +231,8 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
+        if is_api_path(request.path):  # routing errors (404, 405) and 413 under /api/
+            return error_response(err)
         return _error(err.code or 500, messages.get(err.code or 500, err.description))
 
     def _error(code: int, message: str):

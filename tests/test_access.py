@@ -6,7 +6,8 @@ the table does not list fails the test, so a new page cannot slip in without a d
 about who may open it. No private master or unreleased photo is reachable without the
 right role, nothing in the uploads folder is reachable by its path, a disabled account's
 old session opens nothing, and every POST without its CSRF token is refused (400) and
-changes nothing.
+changes nothing (the JSON API's POST takes a bearer token only, never cookies: without
+one it is refused 401).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
 from tests.conftest import make_app
-from tests.web_client import PASSWORD, login, make_event, make_user, upload
+from tests.web_client import PASSWORD, csrf_token, login, make_event, make_user, upload
 
 ROLES = ("anonymous", "photographer_a", "photographer_b", "moderator", "admin")
 EMAILS = {
@@ -51,6 +52,9 @@ MODERATORS_404 = (LOGIN, 403, 403, 404, 404)
 ADMINS = (LOGIN, 403, 403, 403, 200)
 ADMINS_MOVED = (LOGIN, 403, 403, 403, MOVED)
 ADMINS_404 = (LOGIN, 403, 403, 403, 404)
+#: The JSON API's token routes take a bearer token and nothing else: every browser
+#: session, even an admin's, is refused as having no token.
+NO_TOKEN = (401, 401, 401, 401, 401)
 
 _META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
@@ -147,6 +151,28 @@ class World:
             admin = db.session.get(User, self.users["admin"])
             invitation, token = accounts.create_invitation(admin, "photographer", 7, "spare")
             return invitation.id, token
+
+    def new_token(self, owner: str) -> int:
+        """A throwaway API token of ``owner`` (a role); its id."""
+        from archive import api_tokens
+        from archive.extensions import db
+        from archive.models import User
+
+        with self.app.app_context():
+            token, _ = api_tokens.create_token(db.session.get(User, self.users[owner]),
+                                               f"spare {next(self._n)}")
+            return token.id
+
+    def new_bearer(self, owner: str) -> str:
+        """A fresh API token of ``owner`` (a role): the secret a client sends."""
+        from archive import api_tokens
+        from archive.extensions import db
+        from archive.models import User
+
+        with self.app.app_context():
+            _, secret = api_tokens.create_token(db.session.get(User, self.users[owner]),
+                                                f"spare {next(self._n)}")
+            return secret
 
     def removal_url(self) -> str:
         """Removing a member from an event made for it (the main event keeps its own)."""
@@ -273,6 +299,14 @@ ACCESS_TABLE: list[Case] = [
     Case("auth.change_password", "POST", lambda w: "/account/password", ANY_ACCOUNT,
          data=lambda w: {"current": "wrong password", "password": "another long password",
                          "confirm": "another long password"}),
+    Case("auth.tokens", "GET", lambda w: "/account/tokens", ANY_ACCOUNT),
+    Case("auth.tokens", "POST", lambda w: "/account/tokens", ANY_ACCOUNT,
+         data=lambda w: {"label": "walk"}, note="makes a token, shown once"),
+    Case("auth.revoke_token", "POST",
+         lambda w: f"/account/tokens/{w.new_token('photographer_a')}/revoke", OWNER_A_MOVED,
+         note="a throwaway token of A: another's token does not exist"),
+    Case("auth.revoke_token", "POST", lambda w: "/account/tokens/999999/revoke",
+         (LOGIN, 404, 404, 404, 404)),
     # --- The photographer's studio: members upload, a photo is its photographer's only.
     Case("studio.home", "GET", lambda w: "/studio/", ANY_ACCOUNT),
     Case("studio.upload_page", "GET", lambda w: f"/studio/events/{w.event_slug}/upload",
@@ -334,6 +368,22 @@ ACCESS_TABLE: list[Case] = [
     Case("admin.add_member", "POST", lambda w: f"/admin/events/{w.new_event()[0]}/members",
          ADMINS_MOVED, data=lambda w: {"user_id": str(w.new_user())}),
     Case("admin.remove_member", "POST", lambda w: w.removal_url(), ADMINS_MOVED),
+    # --- The JSON API: released things for everyone; the token routes need a bearer
+    # token (tests/test_api.py tests them with one), so a session alone gets 401.
+    Case("api.events", "GET", lambda w: "/api/v1/events", PUBLIC),
+    Case("api.event_photos", "GET", lambda w: f"/api/v1/events/{w.event_slug}/photos", PUBLIC),
+    Case("api.event_photos", "GET", lambda w: f"/api/v1/events/{w.closed_slug}/photos", GONE,
+         note="an event with nothing released is not announced"),
+    Case("api.event_photos", "GET",
+         lambda w: f"/api/v1/events/{w.event_slug}/photos?after={w.unreleased}", GONE,
+         note="paging from an unreleased photo"),
+    Case("api.event_photos", "GET", lambda w: "/api/v1/events/no-such-event/photos", GONE),
+    Case("api.openapi", "GET", lambda w: "/api/v1/openapi.json", PUBLIC),
+    Case("api.upload", "POST", lambda w: f"/api/v1/events/{w.event_slug}/photos", NO_TOKEN,
+         note="a session cookie is no token"),
+    Case("api.upload", "POST", lambda w: "/api/v1/events/no-such-event/photos", NO_TOKEN),
+    Case("api.my_photos", "GET", lambda w: "/api/v1/photos", NO_TOKEN),
+    *_photo_cases("api.photo", "/api/v1", "", (NO_TOKEN, NO_TOKEN)),
 ]
 
 
@@ -387,9 +437,9 @@ class Actor:
             assert self.session_user() == mine
 
     def token(self) -> str:
-        match = _META.search(self.client.get("/").get_data(as_text=True))
-        assert match, "no CSRF token on the home page"
-        return match.group(1)
+        # Read from a page of this session (the login page, or where it sends a logged-in
+        # user): public pages shared by every visitor carry no session token.
+        return csrf_token(self.client)
 
     def get(self, url: str):
         return self.client.get(url)
@@ -632,7 +682,18 @@ CSRF_ATTEMPTS: dict[str, Callable[[World], tuple[str, dict]]] = {
     "admin.add_member": lambda w: (f"/admin/events/{w.new_event()[0]}/members",
                                    {"user_id": str(w.new_user())}),
     "admin.remove_member": lambda w: (w.removal_url(), {}),
+    "auth.tokens": lambda w: ("/account/tokens", {"label": "csrf"}),
+    "auth.revoke_token": lambda w: (f"/account/tokens/{w.new_token('admin')}/revoke", {}),
+    "api.upload": lambda w: (
+        f"/api/v1/events/{w.new_event(w.users['admin'])[1]}/photos",
+        {"photo": (io.BytesIO(BROKEN_JPEG), "IMG_0001.jpg")}),
 }
+
+#: POST routes exempt from CSRF by design, and the status that refuses a request with
+#: cookies but no bearer token. The JSON API takes only ``Authorization: Bearer``: it
+#: ignores the session cookie, so a forged cross-site request carries nothing it
+#: accepts (refused 401, not 400), and its control call sends a token instead.
+BEARER_ONLY: dict[str, int] = {"api.upload": 401}
 
 
 def snapshot(app: Flask) -> dict:
@@ -670,8 +731,9 @@ def test_every_post_without_its_csrf_token_is_refused(app):
             before, who = snapshot(app), actor.session_user()
             response = actor.post(url, data, token=token)
             label = f"{actor.role}, {how}: POST {url} ({endpoint})"
-            if response.status_code != 400:
-                problems.append(f"{label}: answered {response.status_code}, not 400")
+            refused = BEARER_ONLY.get(endpoint, 400)
+            if response.status_code != refused:
+                problems.append(f"{label}: answered {response.status_code}, not {refused}")
             if snapshot(app) != before:
                 problems.append(f"{label}: the database or the stored files changed")
             if actor.session_user() != who:
@@ -683,7 +745,12 @@ def test_every_post_without_its_csrf_token_is_refused(app):
         actor.ensure_session()
         url, data = CSRF_ATTEMPTS[endpoint](world)
         before, who = snapshot(app), actor.session_user()
-        response = actor.post(url, data)
+        if endpoint in BEARER_ONLY:
+            bearer = {"Authorization": f"Bearer {world.new_bearer(actor.role)}"}
+            before = snapshot(app)  # (making the token changed the database)
+            response = actor.client.post(url, data=data, headers=bearer)
+        else:
+            response = actor.post(url, data)
         label = f"{actor.role}, with its token: POST {url} ({endpoint})"
         if response.status_code in (400, 403, 404, 405) or response.status_code >= 500:
             problems.append(f"{label}: answered {response.status_code}")

@@ -226,3 +226,16 @@ def test_a_face_hidden_in_a_few_levels_is_still_obscured(astronaut, tmp_path, se
         brightened = ImageOps.autocontrast(result.convert("L"))
     original = ImageOps.autocontrast(astronaut.convert("L"))
     assert high_frequency_energy(brightened) < 0.05 * high_frequency_energy(original)
+
+
+@pytest.mark.parametrize("box", [(10.2, 20.1, 10.9, 20.6), (5.0, 5.0, 6.2, 30.0),
+                                 (30.0, 40.0, 30.5, 47.9)])
+def test_a_region_under_two_pixels_is_covered_not_an_error(box):
+    """A tiny box from the detector must be obscured (here: the whole box), never make
+    the photo fail."""
+    from archive.imaging.obscuring import Region, obscure
+
+    image = Image.new("RGB", (64, 48), (200, 30, 30))
+    obscure(image, [Region(*box)], "solid")
+    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+    assert image.getpixel((x1, y1)) != (200, 30, 30)

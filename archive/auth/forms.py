@@ -37,3 +37,10 @@ class AcceptInvitationForm(NewPasswordMixin, FlaskForm):
 class ChangePasswordForm(NewPasswordMixin, FlaskForm):
     current = PasswordField("Current password", validators=[DataRequired()])
     submit = SubmitField("Change password")
+
+
+class ApiTokenForm(FlaskForm):
+    label = StringField(
+        "Name of the new token", validators=[DataRequired(), Length(max=80)],
+        description="What will use it, e.g. \u201cupload script on my laptop\u201d.")
+    submit = SubmitField("Create token")

@@ -5,10 +5,10 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from .. import accounts
+from .. import accounts, api_tokens
 from ..extensions import db, limiter
 from . import bp
-from .forms import AcceptInvitationForm, ChangePasswordForm, LoginForm
+from .forms import AcceptInvitationForm, ApiTokenForm, ChangePasswordForm, LoginForm
 
 
 def _login_limit() -> str:
@@ -91,3 +91,32 @@ def change_password():
             flash("Your password is changed.", "info")
             return redirect(_home_for(current_user))
     return render_template("auth/password.html", form=form)
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    """The user's API tokens; a new one is shown once, right after it is made."""
+    form = ApiTokenForm()
+    new_token = None
+    if form.validate_on_submit():
+        try:
+            _, new_token = api_tokens.create_token(current_user, form.label.data)
+        except ValueError as err:
+            flash(str(err), "error")
+        else:
+            form.label.data = ""
+            flash("Token created. Copy it now: it is shown only once.", "info")
+    return render_template("auth/tokens.html", form=form, new_token=new_token,
+                           tokens=api_tokens.tokens_of(current_user))
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int):
+    token = api_tokens.own_token(current_user, token_id)
+    if token is None:
+        abort(404)  # another user's token does not exist
+    if api_tokens.revoke_token(current_user, token):
+        flash(f"The token \u201c{token.label}\u201d is revoked: it no longer works.", "info")
+    return redirect(url_for("auth.tokens"))

@@ -66,13 +66,15 @@ def obscure(
         bw, bh = box[2] - box[0], box[3] - box[1]
         if bw <= 0 or bh <= 0:
             continue
-        mask = Image.new("L", (bw, bh), 0)
-        # The ellipse of the unclipped region, drawn relative to the clipped box.
-        ImageDraw.Draw(mask).ellipse(
-            (region.x1 - box[0], region.y1 - box[1], region.x2 - box[0] - 1,
-             region.y2 - box[1] - 1),
-            fill=255,
-        )
+        ellipse = (region.x1 - box[0], region.y1 - box[1], region.x2 - box[0] - 1,
+                   region.y2 - box[1] - 1)
+        if ellipse[2] - ellipse[0] < 2 or ellipse[3] - ellipse[1] < 2:
+            # Too small to draw as an ellipse (Pillow refuses): cover the whole box.
+            mask = Image.new("L", (bw, bh), 255)
+        else:
+            mask = Image.new("L", (bw, bh), 0)
+            # The ellipse of the unclipped region, drawn relative to the clipped box.
+            ImageDraw.Draw(mask).ellipse(ellipse, fill=255)
         if method == "solid":
             colour = SOLID_COLOUR if image.mode == "RGB" else SOLID_COLOUR[0]
             fill = Image.new(image.mode, (bw, bh), colour)

@@ -1,0 +1,77 @@
+"""Every error under /api/ is ``{"error": message}`` with its status code."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from flask import current_app, jsonify
+from flask_limiter import RateLimitExceeded
+from werkzeug.exceptions import HTTPException
+
+from ..extensions import limiter
+
+#: The challenge sent with every 401, as RFC 6750 asks.
+CHALLENGE = 'Bearer realm="api"'
+
+
+class ApiError(HTTPException):
+    """An API refusal with a message for the caller."""
+
+    def __init__(self, code: int, message: str, headers: dict | None = None) -> None:
+        super().__init__(description=message)
+        self.code = code
+        self.extra_headers = headers or {}
+
+
+def unauthorized(message: str) -> ApiError:
+    return ApiError(401, message, {"WWW-Authenticate": CHALLENGE})
+
+
+def _messages() -> dict[int, str]:
+    return {
+        400: "The request could not be understood.",
+        401: "A valid API token is required: send it as 'Authorization: Bearer <token>'.",
+        403: "This token may not do that.",
+        404: "There is nothing here.",
+        405: "This method is not allowed on this path.",
+        413: f"The file is larger than the limit of {current_app.config['MAX_UPLOAD_MB']} MB.",
+        415: "The file is not an image the archive accepts.",
+        429: "Too many requests. Wait a minute and try again.",
+        500: "Something went wrong on the server. Try again later.",
+    }
+
+
+def _retry_after() -> int:
+    """Seconds until the breached limit's window resets (at least 1)."""
+    try:
+        current = limiter.current_limit
+        if current is not None:
+            window = current.limit.get_expiry()
+            return min(window, max(1, math.ceil(current.reset_at - time.time())))
+    except Exception:  # noqa: BLE001 - the header is a courtesy, never an error
+        pass
+    return 60
+
+
+def error_response(err: HTTPException):
+    """The JSON answer for an HTTP error raised under /api/."""
+    code = err.code or 500
+    if isinstance(err, (ApiError, RateLimitExceeded)):
+        message = err.description or _messages().get(code, "Error.")
+    else:
+        message = _messages().get(code, err.description or "Error.")
+    response = jsonify({"error": message})
+    response.status_code = code
+    if isinstance(err, ApiError):
+        response.headers.update(err.extra_headers)
+    elif code == 405:
+        allow = dict(err.get_headers()).get("Allow")
+        if allow:
+            response.headers["Allow"] = allow
+    if code == 401:
+        response.headers.setdefault("WWW-Authenticate", CHALLENGE)
+    if code == 429:
+        response.headers["Retry-After"] = str(_retry_after())
+    response.headers["Cache-Control"] = "no-store"
+    return response
