@@ -44,6 +44,18 @@ def create_invitation(admin: User, role: str, days: int, label: str | None = Non
     return invitation, token
 
 
+def revoke_invitation(admin: User, invitation: Invitation) -> bool:
+    """Revoke an invitation that can still be used; False if it could not be."""
+    if not admin.is_admin:
+        raise PermissionError("only admins revoke invitations")
+    if not invitation.usable:
+        return False
+    invitation.revoked_at = utcnow()
+    audit.record(admin, "invitation.revoke", "invitation", invitation.id)
+    db.session.commit()
+    return True
+
+
 def find_invitation(token: str) -> Invitation | None:
     """The invitation for ``token`` if it can still be used."""
     invitation = db.session.scalars(

@@ -69,13 +69,7 @@ def invitations():
 @admin_required
 def revoke_invitation(invitation_id: int):
     invitation = _get(Invitation, invitation_id)
-    if invitation.usable:
-        from .. import audit
-        from ..models import utcnow
-
-        invitation.revoked_at = utcnow()
-        audit.record(current_user, "invitation.revoke", "invitation", invitation.id)
-        db.session.commit()
+    if accounts.revoke_invitation(current_user, invitation):
         flash("The invitation is revoked.", "info")
     return redirect(url_for("admin.invitations"))
 
