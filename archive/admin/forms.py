@@ -10,9 +10,11 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-ROLE_CHOICES = [("photographer", "Photographer"), ("moderator", "Moderator")]
+ROLE_CHOICES = [SelectChoice("photographer", "Photographer"),
+                SelectChoice("moderator", "Moderator")]
 
 
 class InvitationForm(FlaskForm):

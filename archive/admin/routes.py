@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from .. import accounts, events
 from ..access import admin_required
@@ -118,7 +119,7 @@ def event_detail(event_id: int):
     add_form = AddPhotographerForm()
     members = {u.id for u in event.photographers}
     add_form.user_id.choices = [
-        (u.id, f"{u.display_name} ({u.email})")
+        SelectChoice(u.id, f"{u.display_name} ({u.email})")
         for u in db.session.scalars(select(User).where(User.active).order_by(User.display_name))
         if u.id not in members]
     return render_template("admin/event_form.html", form=form, event=event,
