@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy import DDL, JSON, BigInteger, Column, ForeignKey, Index, String, Table, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -306,3 +306,20 @@ class AuditEntry(db.Model):
     reason: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class PublicState(db.Model):
+    """One row (id 1): a counter raised in the same transaction as every change to what
+    the public pages show (``archive.gallery.cache`` watches the session). A web
+    process's cached copy of a public page is served only while the counter is unchanged,
+    so a photo that stops being public leaves the pages at once."""
+
+    __tablename__ = "public_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# The row exists from the start (the migration inserts it too).
+event.listen(PublicState.__table__, "after_create",
+             DDL("INSERT INTO public_state (id, generation) VALUES (1, 0)"))

@@ -118,6 +118,10 @@ def _errors(*codes: int) -> dict:
 _PAGING = [{"$ref": "#/components/parameters/after"}, {"$ref": "#/components/parameters/limit"}]
 _SLUG = {"$ref": "#/components/parameters/slug"}
 _PUBLIC = {"security": []}
+#: Public reads carry an ETag; a matching If-None-Match is answered 304 with no body.
+_ETAG = {"ETag": {"description": "Send it back as If-None-Match to revalidate.",
+                  "schema": {"type": "string"}}}
+_NOT_MODIFIED = {"304": {"description": "Not modified since the ETag sent in If-None-Match"}}
 _TOKEN = {"security": [{"bearer": []}]}
 
 _DOCUMENT: dict[str, Any] = {
@@ -136,7 +140,8 @@ _DOCUMENT: dict[str, Any] = {
         "/api/v1/events": {"get": {
             "operationId": "listEvents", "summary": "Events that have released photos",
             **_PUBLIC,
-            "responses": {"200": _ok("Events, newest first", "EventList"), **_errors(429)},
+            "responses": {"200": _ok("Events, newest first", "EventList", _ETAG),
+                          **_NOT_MODIFIED, **_errors(429)},
         }},
         "/api/v1/events/{slug}/photos": {
             "parameters": [_SLUG],
@@ -145,8 +150,9 @@ _DOCUMENT: dict[str, Any] = {
                 "summary": "An event's released photos, newest release first",
                 **_PUBLIC,
                 "parameters": _PAGING,
-                "responses": {"200": _ok("A page of released photos", "PublicPhotoPage"),
-                              **_errors(400, 404, 429)},
+                "responses": {"200": _ok("A page of released photos", "PublicPhotoPage",
+                                          _ETAG),
+                              **_NOT_MODIFIED, **_errors(400, 404, 429)},
             },
             "post": {
                 "operationId": "uploadPhoto",
@@ -186,8 +192,10 @@ _DOCUMENT: dict[str, Any] = {
         }},
         "/api/v1/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document", **_PUBLIC,
-            "responses": {"200": {"description": "The OpenAPI document", "content": {
-                "application/json": {"schema": {"type": "object"}}}}, **_errors(429)},
+            "responses": {"200": {"description": "The OpenAPI document", "headers": _ETAG,
+                                  "content": {"application/json": {
+                                      "schema": {"type": "object"}}}},
+                          **_NOT_MODIFIED, **_errors(429)},
         }},
     },
     "components": {

@@ -171,6 +171,10 @@ def _json(body: dict, status: int = 200, cache: str = PRIVATE_CACHE, headers=Non
     response.status_code = status
     response.headers["Cache-Control"] = cache
     response.headers.update(headers or {})
+    if cache == PUBLIC_CACHE and status == 200:
+        # Public reads are the same for everyone: a cache may revalidate them by ETag.
+        response.add_etag()
+        response = response.make_conditional(request)
     return response
 
 

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 from flask import abort, current_app, render_template, request, send_file, url_for
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy.orm import joinedload, selectinload
 
 from .. import release
 from ..extensions import db
 from ..models import Event, Photo, PhotoState
 from ..photos import get_store
 from . import bp
+from .cache import public_page
 
-#: Released files never change (a re-render gets a new name), so caches may keep them.
+#: Released files never change (a re-render gets a new name), so caches may keep them;
+#: once the photo is not public, the name answers 404 (pages: see ``cache.PAGE_MAX_AGE``).
 PUBLIC_FILE_CACHE = "public, max-age=3600"
 
 
@@ -19,41 +21,51 @@ def _released() -> object:
 
 
 def _public_photo(ref: str) -> Photo:
-    photo = db.session.scalars(select(Photo).where(Photo.ref == ref)).first()
+    """The photo with everything its page and :func:`release.is_public` read, in two
+    queries (the photo with its event and photographer, then its claims). Only a photo
+    the gallery lists (released) that the rule still finds public has a page."""
+    photo = db.session.scalars(
+        select(Photo).where(Photo.ref == ref, _released())
+        .options(joinedload(Photo.event), joinedload(Photo.photographer),
+                 selectinload(Photo.claims))).first()
     if photo is None or not release.is_public(photo):
         abort(404)
     return photo
 
 
 @bp.route("/")
+@public_page()
 def index():
+    # Counted from ix_photos_gallery (event_id, state, ...) alone, then joined to events.
+    counts = (select(Photo.event_id, func.count().label("n")).where(_released())
+              .group_by(Photo.event_id).subquery())
     rows = db.session.execute(
-        select(Event, func.count(Photo.id))
-        .join(Photo, and_(Photo.event_id == Event.id, _released()))
-        .group_by(Event.id).order_by(Event.date.desc(), Event.id.desc())).all()
+        select(Event, counts.c.n).join(counts, counts.c.event_id == Event.id)
+        .order_by(Event.date.desc(), Event.id.desc())).all()
     return render_template("gallery/index.html", events=rows)
 
 
 @bp.route("/events/<slug>")
+@public_page("after")
 def event(slug: str):
     ev = db.session.scalars(select(Event).where(Event.slug == slug)).first()
     if ev is None:
         abort(404)
     size = current_app.config["GALLERY_PAGE_SIZE"]
-    query = (select(Photo).where(Photo.event_id == ev.id, _released())
-             .options(selectinload(Photo.photographer))
+    # Keyset pagination, newest release first, on ix_photos_gallery (event_id, state,
+    # released_at, id): the row comparison is an index bound, so a deep page costs
+    # what the first does. Only the columns a tile shows are loaded.
+    query = (select(Photo.ref, Photo.thumb_key).where(Photo.event_id == ev.id, _released())
              .order_by(Photo.released_at.desc(), Photo.id.desc()))
     after = request.args.get("after")
     if after:
-        anchor = db.session.scalars(
-            select(Photo).where(Photo.ref == after, Photo.event_id == ev.id, _released())
-        ).first()
+        anchor = db.session.execute(
+            select(Photo.released_at, Photo.id)
+            .where(Photo.ref == after, Photo.event_id == ev.id, _released())).first()
         if anchor is None:
             abort(404)
-        query = query.where(or_(
-            Photo.released_at < anchor.released_at,
-            and_(Photo.released_at == anchor.released_at, Photo.id < anchor.id)))
-    page = db.session.scalars(query.limit(size + 1)).all()
+        query = query.where(tuple_(Photo.released_at, Photo.id) < tuple_(*anchor))
+    page = db.session.execute(query.limit(size + 1)).all()
     more = len(page) > size
     page = page[:size]
     if not page and not after:
@@ -64,6 +76,7 @@ def event(slug: str):
 
 
 @bp.route("/photos/<ref>")
+@public_page()
 def photo(ref: str):
     p = _public_photo(ref)
     return render_template("gallery/photo.html", photo=p, store=get_store())
@@ -84,7 +97,9 @@ def media(name: str):
     """A public file, served only while its photo is public (the name alone is not enough)."""
     key = f"public/{name}"
     p = db.session.scalars(
-        select(Photo).where(or_(Photo.derivative_key == key, Photo.thumb_key == key))).first()
+        select(Photo).where(or_(Photo.derivative_key == key, Photo.thumb_key == key),
+                            _released())
+        .options(selectinload(Photo.claims))).first()
     if p is None or not release.is_public(p):
         abort(404)
     response = send_file(get_store().path_for(key), mimetype="image/jpeg", max_age=3600)
@@ -93,12 +108,11 @@ def media(name: str):
 
 
 @bp.route("/feed.atom")
+@public_page()
 def feed():
     latest = db.session.scalars(
-        select(Photo).where(_released()).options(selectinload(Photo.event),
-                                                 selectinload(Photo.photographer))
+        select(Photo).where(_released()).options(joinedload(Photo.event),
+                                                 joinedload(Photo.photographer))
         .order_by(Photo.released_at.desc(), Photo.id.desc()).limit(50)).all()
     body = render_template("gallery/feed.xml", photos=latest, store=get_store())
-    response = current_app.response_class(body, mimetype="application/atom+xml")
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+    return current_app.response_class(body, mimetype="application/atom+xml")
