@@ -100,10 +100,12 @@ def enqueue(photo: Photo) -> bool:
     db.session.commit()
     try:
         process_photo(photo.id)
-    except Exception:  # noqa: BLE001 - Redis or the queue file unreachable
+    except Exception as err:  # noqa: BLE001 - Redis or the queue file unreachable
         if current_app.config["QUEUE_IMMEDIATE"]:
             raise
-        log.exception("could not queue photo %s; it will be queued again later", photo.id)
+        # One line: an outage would otherwise fill the log with the same traceback.
+        log.warning("could not queue photo %s (%s: %s); it will be queued again when "
+                    "the queue answers", photo.id, type(err).__name__, err)
         photo.enqueued_at = None
         db.session.commit()
         return False
