@@ -71,6 +71,17 @@ class Config:
     API_RATE_LIMIT = _env("ARCHIVE_API_RATE_LIMIT", "120 per minute")
     API_PUBLIC_RATE_LIMIT = _env("ARCHIVE_API_PUBLIC_RATE_LIMIT", "600 per minute")
 
+    #: Claims per client (counted under a keyed hash of the address, never the address)
+    #: and per photo (open, or made in the last hour). Over either, a privacy-increasing
+    #: claim hides the photo instead of being refused; a show_me is refused.
+    CLAIM_RATE_LIMIT = _env("ARCHIVE_CLAIM_RATE_LIMIT", "30 per hour")
+    MAX_CLAIMS_PER_PHOTO = _env_int("ARCHIVE_MAX_CLAIMS_PER_PHOTO", 20)
+    #: An SMTP server for the one notification a claimant may ask for. Without it the
+    #: receipt page does not offer a contact field at all.
+    MAIL_SERVER = _env("ARCHIVE_MAIL_SERVER")
+    MAIL_PORT = _env_int("ARCHIVE_MAIL_PORT", 25)
+    MAIL_FROM = _env("ARCHIVE_MAIL_FROM", "archive@localhost")
+
     MAX_UPLOAD_MB = _env_int("ARCHIVE_MAX_UPLOAD_MB", 60)
     MAX_MEGAPIXELS = _env_int("ARCHIVE_MAX_MEGAPIXELS", 100)
     OBSCURE_METHOD = _env("ARCHIVE_OBSCURE_METHOD", "heavy_blur")
@@ -89,6 +100,8 @@ class Config:
     # Upload pages stay open a long time: a CSRF token lives as long as the session.
     WTF_CSRF_TIME_LIMIT = None
     SQLALCHEMY_TRACK_MODIFICATIONS = False
+    #: Errors and logs never show a statement's values (a review token, an address).
+    SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True}
 
 
 class DevelopmentConfig(Config):

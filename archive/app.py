@@ -30,7 +30,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import ROOT, config_from, imaging_settings
 
-from . import queue
+from . import log_privacy, queue
 from .extensions import csrf, db, limiter, login_manager
 from .models import User
 
@@ -104,6 +104,7 @@ def _secret_key(app: Flask) -> str:
 
 def create_app(config: Any = None) -> Flask:
     settings = config_from(config)
+    log_privacy.install()
     app = Flask(
         __name__,
         instance_path=str(Path(settings["INSTANCE_PATH"]).resolve()),

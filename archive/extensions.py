@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import sqlite3
 
+from flask import current_app, request
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -30,9 +32,18 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# The address is used only as an in-memory (or Redis) counter key for login attempts;
-# it is never written to the database or the logs.
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def hashed_remote_address() -> str:
+    """A client's rate-limit key: a keyed hash (HMAC with the secret key) of its
+    address, so the limiter's storage (memory or Redis) never holds an address, and
+    the key cannot be tested against one without the secret. Never logged or stored."""
+    address = (request.remote_addr or "unknown").encode()
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, b"client:" + address, hashlib.sha256).hexdigest()[:32]
+
+
+limiter = Limiter(key_func=hashed_remote_address, default_limits=[])
 
 
 @event.listens_for(Engine, "connect")

@@ -24,6 +24,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def new_review_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
 def new_ref() -> str:
     """The archive's own id for a photo: random, so it reveals no count or order."""
     return secrets.token_hex(8)
@@ -41,8 +45,27 @@ class PhotoState(StrEnum):
     FAILED = "failed"
     IN_REVIEW = "in_review"
     RELEASED = "released"
-    HIDDEN = "hidden"  # a removal or takedown request arrived (claims issue)
+    HIDDEN = "hidden"  # a removal or takedown request is open, or claims were held
     REJECTED = "rejected"
+    PURGED = "purged"  # every file deleted; the row stays for receipts and the audit log
+
+
+class ClaimKind(StrEnum):
+    BLUR_ME = "blur_me"
+    SHOW_ME = "show_me"
+    REMOVE_PHOTO = "remove_photo"
+    MISSED_FACE = "missed_face"
+    TAKEDOWN = "takedown"
+
+
+class ClaimStatus(StrEnum):
+    OPEN = "open"  # waiting for a moderator
+    APPLIED = "applied"  # took effect at once (blur_me, missed_face): nothing to decide
+    VERIFIED = "verified"  # show_me checked by a moderator
+    DECLINED = "declined"  # show_me not verified
+    CONFIRMED = "confirmed"  # removal done: the photo was purged
+    REJECTED = "rejected"  # removal refused: the photo is back
+    WITHDRAWN = "withdrawn"  # by the claimant
 
 
 class FaceSource(StrEnum):
@@ -136,6 +159,11 @@ class Event(db.Model):
     description: Mapped[str | None] = mapped_column(Text)
     #: Attendees may claim faces for this many days after the event (claims issue).
     claim_window_days: Mapped[int] = mapped_column(default=7)
+    #: The attendees' review page is /r/<token>: random, rotated by an admin.
+    review_token: Mapped[str | None] = mapped_column(String(64), unique=True,
+                                                     default=new_review_token)
+    #: A photographer's recorded release counts as verified consent without a moderator.
+    allow_photographer_releases: Mapped[bool] = mapped_column(default=False)
     licence: Mapped[str] = mapped_column(String(80), default="CC BY-NC 4.0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -191,6 +219,10 @@ class Photo(db.Model):
     metadata_found: Mapped[dict | None] = mapped_column(JSON)
     #: Faces the detector still found in the public derivative (None: not run yet).
     self_check_faces: Mapped[int | None]
+    #: Faces changed since the derivative was rendered: not public until it is again.
+    render_pending: Mapped[bool] = mapped_column(default=False)
+    #: Hidden by the archive itself (too many claims at once) until a moderator looks.
+    hold_reason: Mapped[str | None] = mapped_column(Text)
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None]
@@ -273,18 +305,36 @@ class Claim(db.Model):
     photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"),
                                           index=True)
     face_id: Mapped[int | None] = mapped_column(ForeignKey("faces.id", ondelete="SET NULL"))
-    #: blur_me, show_me, remove_photo, missed_face or takedown
+    #: A :class:`ClaimKind`.
     kind: Mapped[str] = mapped_column(String(20))
-    #: open, verified, declined, confirmed, rejected or withdrawn
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    #: A :class:`ClaimStatus`.
+    status: Mapped[str] = mapped_column(String(20), default=ClaimStatus.OPEN)
+    #: attendee (review page), public (takedown) or photographer (a recorded release).
+    source: Mapped[str] = mapped_column(String(20), default="attendee")
+    #: SHA-256 of the receipt link's secret; the secret itself is never stored.
     receipt_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Optional, offered only when mail is configured; erased when the claim closes.
     contact: Mapped[str | None] = mapped_column(String(200))
+    #: A takedown's reason (a code from the short list).
+    reason_code: Mapped[str | None] = mapped_column(String(20))
+    #: What the claimant (or the photographer, for a release) wrote, and later notes.
+    details: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    #: The moderator's reason, shown on the receipt.
     reason: Mapped[str | None] = mapped_column(Text)
+    #: For a verified show_me: in_person, photographer or other.
+    verified_how: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     photo: Mapped[Photo] = relationship(back_populates="claims")
+    face: Mapped[Face | None] = relationship()
+    decided_by: Mapped[User | None] = relationship()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == ClaimStatus.OPEN
 
 
 class AuditEntry(db.Model):

@@ -190,6 +190,14 @@ def requeue_stalled() -> int:
         waiting = waiting.where(or_(Photo.enqueued_at.is_(None),
                                     Photo.enqueued_at < now - timedelta(hours=1)))
     stalled += list(db.session.scalars(waiting))
+    if huey.pending_count() == 0:
+        # Renders the queue lost (it was down when a claim asked for one). A duplicate
+        # of a running render is harmless: each switches in whole files of its own.
+        from .rendering import RENDERABLE, enqueue_render
+
+        for photo in db.session.scalars(select(Photo).where(
+                Photo.render_pending.is_(True), Photo.state.in_(RENDERABLE))):
+            enqueue_render(photo)
     queued = 0
     for photo in stalled:
         try:

@@ -42,3 +42,12 @@ def _worker_started() -> None:
             processing.requeue_stalled()
         except Exception:  # noqa: BLE001 - the periodic task tries again
             logging.getLogger(__name__).exception("recovery at start failed")
+
+
+@huey.task(retries=2, retry_delay=5)
+def render_photo(photo_id: int) -> None:
+    """Render a photo's public files again after its faces changed."""
+    from . import rendering
+
+    with app_context():
+        rendering.rerender(photo_id)

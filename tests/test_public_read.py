@@ -368,7 +368,7 @@ def _hide(how: str, ref: str) -> None:
         db.session.add(Claim(photo=photo, kind="remove_photo", receipt_hash="r" * 64))
         release.refresh(photo)
         db.session.commit()
-        assert photo.state == "in_review"
+        assert photo.state == "hidden"  # at once, before any moderator acts
     elif how == "bulk_update":
         db.session.execute(update(Photo).where(Photo.ref == ref).values(state="hidden"))
         db.session.commit()

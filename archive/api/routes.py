@@ -10,13 +10,12 @@ from functools import wraps
 from urllib.parse import urljoin
 
 from flask import current_app, g, jsonify, request, url_for
-from flask_limiter.util import get_remote_address
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
 from .. import api_tokens, photos, release
-from ..extensions import db, limiter
+from ..extensions import db, hashed_remote_address, limiter
 from ..imaging.pipeline import PUBLIC_MAX_SIDE
 from ..metadata_words import removed_words
 from ..models import ApiToken, Event, Photo, PhotoState, User
@@ -82,7 +81,7 @@ def _token_key() -> str:
     token = current_token()
     if token is not None:
         return f"api-token:{token.token_hash}"
-    return f"api-address:{get_remote_address()}"
+    return f"api-address:{hashed_remote_address()}"
 
 
 def _token_rate() -> str:
@@ -98,7 +97,7 @@ token_limit = limiter.shared_limit(
     error_message=lambda: (f"Too many requests with this token (the limit is "
                            f"{_token_rate()}). Wait a little and try again."))
 public_limit = limiter.shared_limit(
-    _public_rate, scope="api-public", key_func=get_remote_address,
+    _public_rate, scope="api-public", key_func=hashed_remote_address,
     error_message=lambda: (f"Too many requests from this address (the limit is "
                            f"{_public_rate()}). Wait a little and try again."))
 
@@ -222,31 +221,46 @@ def events():
 def event_photos(slug: str):
     limit, after = _limit(), _after()
     event = _event(slug)
-    query = (select(Photo).where(Photo.event_id == event.id, _released())
-             .options(selectinload(Photo.photographer)))
-    anchor = None
+    # Keyset on ix_photos_gallery, newest release first, loading only the columns the
+    # list shows (with the credit joined): no ORM objects, one query per page.
+    query = (select(Photo.ref, Photo.id, Photo.derivative_key, Photo.thumb_key, Photo.width,
+                    Photo.height, Photo.released_at, User.credit_name)
+             .join(User, User.id == Photo.photographer_id)
+             .where(Photo.event_id == event.id, _released())
+             .order_by(Photo.released_at.desc(), Photo.id.desc()))
     if after:
-        anchor = db.session.scalars(select(Photo).where(
+        anchor = db.session.execute(select(Photo.released_at, Photo.id).where(
             Photo.ref == after, Photo.event_id == event.id, _released())).first()
         if anchor is None:
             raise ApiError(404, "There is no such released photo in this event to "
                                 "continue after.")
-    page, next_url = _page(query, anchor, Photo.released_at, limit, "api.event_photos",
-                           slug=slug)
-    if not page and anchor is None:
+        query = query.where(tuple_(Photo.released_at, Photo.id) < tuple_(*anchor))
+    rows = db.session.execute(query.limit(limit + 1)).all()
+    more, rows = len(rows) > limit, rows[:limit]
+    if not rows and not after:
         # An event with nothing released is not announced (as in the gallery).
         raise ApiError(404, "There is no such event.")
+    next_url = None
+    if more:
+        values = {"limit": limit} if request.args.get("limit") is not None else {}
+        next_url = url_for("api.event_photos", slug=slug, after=rows[-1].ref,
+                           _external=True, **values)
+    # URLs built once per page, then filled in per photo (url_for per photo was a
+    # third of the time of this route).
+    host = request.host_url.rstrip("/")
+    media = host + photos.get_store().base_url + "/"  # LocalBlobStore.url_for's prefix
+    page_prefix = url_for("gallery.photo", ref="REF", _external=True).removesuffix("REF")
     return _json({"photos": [{
         "id": p.ref,
-        "url": _public_url(p.derivative_key),
-        "thumbnail": _public_url(p.thumb_key),
+        "url": media + p.derivative_key.removeprefix("public/"),
+        "thumbnail": media + p.thumb_key.removeprefix("public/"),
         "width": _public_size(p)[0],
         "height": _public_size(p)[1],
-        "credit": p.credit,
+        "credit": p.credit_name or "anonymous",
         "licence": event.licence,
         "released_at": _iso(p.released_at),
-        "page_url": url_for("gallery.photo", ref=p.ref, _external=True),
-    } for p in page], "next": next_url}, cache=PUBLIC_CACHE)
+        "page_url": page_prefix + p.ref,
+    } for p in rows], "next": next_url}, cache=PUBLIC_CACHE)
 
 
 @bp.route("/openapi.json")

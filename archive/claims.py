@@ -1,0 +1,454 @@
+"""Claims by the people in the photos, and the privacy ratchet (DESIGN.md, "Claims").
+
+A request that makes a photo more private takes effect in the same transaction that
+records it, with no proof asked:
+
+- ``blur_me`` locks the face to obscured (only a moderator's explicit override of the
+  lock, on a verified ``show_me``, can ever un-obscure it again);
+- ``missed_face`` adds an obscured, locked face and renders the derivative again (the
+  photo is not public until that render is done);
+- ``remove_photo`` and ``takedown`` hide the photo everywhere at once.
+
+A request that makes it less private (``show_me``, or a photographer's recorded release)
+changes nothing until a moderator verifies it.
+
+Every claim returns a receipt: a random secret, of which only a SHA-256 hash is kept.
+Nothing here stores who made a claim: no address, no account, only the contact a
+claimant chooses to give (when mail is configured), erased when the claim closes.
+Views call these functions; the tests call them directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, or_, select
+
+from . import audit, release
+from .extensions import db
+from .models import (
+    Claim,
+    ClaimKind,
+    ClaimStatus,
+    Event,
+    Face,
+    FaceDecision,
+    FaceSource,
+    Photo,
+    PhotoState,
+    User,
+    utcnow,
+)
+from .rendering import enqueue_render, request_render
+
+#: Claims that make a photo more private: never refused, only limited by hiding.
+PRIVACY_INCREASING = (ClaimKind.BLUR_ME, ClaimKind.MISSED_FACE, ClaimKind.REMOVE_PHOTO,
+                      ClaimKind.TAKEDOWN)
+FACE_KINDS = (ClaimKind.BLUR_ME, ClaimKind.SHOW_ME)
+#: Photos an attendee can see and claim on the review page.
+CLAIMABLE_STATES = (PhotoState.IN_REVIEW, PhotoState.RELEASED)
+#: A takedown's reason, chosen from a short list (the free text says more).
+TAKEDOWN_REASONS = {
+    "me": "I am in this photo and did not agree to it",
+    "danger": "It could put someone in danger",
+    "place": "It shows where someone lives, works or can be found",
+    "minor": "It shows a child",
+    "other": "Another reason",
+}
+VERIFY_HOW = {
+    "in_person": "in person",
+    "photographer": "through the photographer",
+    "other": "another way",
+}
+#: The smallest box an attendee may draw, in master pixels (a tap is not a face).
+MIN_BOX = 4
+MAX_TEXT = 2000
+MAX_CONTACT = 200
+
+#: What each choice does, in the words the pages use.
+EXPLAIN = {
+    ClaimKind.BLUR_ME: "This face stays blurred in every public version, now and later. "
+                       "It takes effect at once; nobody checks who you are.",
+    ClaimKind.SHOW_ME: "A moderator checks that it is really you before your face is "
+                       "shown. Until then it stays blurred.",
+    ClaimKind.REMOVE_PHOTO: "The photo is hidden everywhere at once. A moderator then "
+                            "deletes it for good, or puts it back and tells you why.",
+    ClaimKind.MISSED_FACE: "The face you mark is blurred at once, and the public version "
+                           "is made again.",
+    ClaimKind.TAKEDOWN: "The photo is hidden at once. A moderator then deletes it for "
+                        "good, or puts it back and gives a reason.",
+}
+
+
+class ClaimRefused(ValueError):
+    """The claim cannot be made as asked; the message says why, in words."""
+
+
+class ClaimsLimited(Exception):
+    """Too many claims (from one client, or open on one photo). For a privacy-
+    increasing claim the photo has been hidden instead (``hidden`` is True)."""
+
+    def __init__(self, message: str, hidden: bool):
+        super().__init__(message)
+        self.hidden = hidden
+
+
+@dataclass
+class Receipt:
+    claim: Claim
+    secret: str
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def find_by_secret(secret: str) -> Claim | None:
+    if not secret or len(secret) > 100:
+        return None
+    return db.session.scalars(
+        select(Claim).where(Claim.receipt_hash == hash_secret(secret))).first()
+
+
+def event_by_review_token(token: str) -> Event | None:
+    if not token or len(token) > 64:
+        return None
+    event = db.session.scalars(select(Event).where(Event.review_token == token)).first()
+    # Compare in constant time too (the lookup above is by equality in an index).
+    if event is None or not secrets.compare_digest(event.review_token, token):
+        return None
+    return event
+
+
+def rotate_review_token(event: Event, admin: User) -> str:
+    """A new review link for the event; the old one stops working at once."""
+    from .models import new_review_token
+
+    event.review_token = new_review_token()
+    audit.record(admin, "event.rotate_review_link", "event", event.slug)
+    db.session.commit()
+    return event.review_token
+
+
+def mail_enabled() -> bool:
+    """Contact details are asked for only when they can be used."""
+    return bool(current_app.config.get("MAIL_SERVER"))
+
+
+def busy_claims_on(photo: Photo) -> int:
+    """Claims on the photo that are open or were made in the last hour: what the cap
+    per photo counts (blur_me and missed_face close at once, but each costs a render)."""
+    since = utcnow() - timedelta(hours=1)
+    return db.session.scalar(select(func.count(Claim.id)).where(
+        Claim.photo_id == photo.id,
+        or_(Claim.status == ClaimStatus.OPEN, Claim.created_at > since))) or 0
+
+
+def hold(photo: Photo, why: str) -> None:
+    """Hide the photo until a moderator looks (used instead of refusing a privacy-
+    increasing claim that hit a limit)."""
+    if photo.state in release.REVIEWABLE and not photo.hold_reason:
+        photo.hold_reason = why
+        release.refresh(photo)
+        audit.record(None, "photo.hold", "photo", photo.ref, why)
+    db.session.commit()
+
+
+def release_hold(photo: Photo, moderator: User, reason: str | None = None) -> None:
+    if not moderator.is_moderator:
+        raise PermissionError("only moderators release a hold")
+    photo.hold_reason = None
+    release.refresh(photo)
+    audit.record(moderator, "photo.release_hold", "photo", photo.ref, reason)
+    db.session.commit()
+
+
+def _clean_text(text: str | None, limit: int = MAX_TEXT) -> str | None:
+    text = (text or "").strip()
+    if len(text) > limit:
+        raise ClaimRefused(f"Please keep it under {limit} characters.")
+    return text or None
+
+
+def _face_of(photo: Photo, face: Face | int | None) -> Face:
+    face_id = face.id if isinstance(face, Face) else face
+    for f in photo.faces:
+        if f.id == face_id:
+            return f
+    raise ClaimRefused("That face is not in this photo.")
+
+
+def _check_box(photo: Photo, box) -> tuple[float, float, float, float]:
+    try:
+        x1, y1, x2, y2 = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise ClaimRefused("Draw a box around the face first.") from None
+    x1, x2 = sorted((x1, x2))
+    y1, y2 = sorted((y1, y2))
+    w, h = photo.width or 0, photo.height or 0
+    x1, y1, x2, y2 = max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2)
+    if x2 - x1 < MIN_BOX or y2 - y1 < MIN_BOX:
+        raise ClaimRefused("The box is too small or outside the photo: draw it around "
+                           "the whole face.")
+    return x1, y1, x2, y2
+
+
+def make_claim(photo: Photo, kind: str, *, face: Face | int | None = None, box=None,
+               reason_code: str | None = None, details: str | None = None,
+               source: str = "attendee", client_limited: bool = False) -> Receipt:
+    """Record a claim and apply its immediate effect (one transaction).
+
+    ``client_limited`` says the caller's per-client rate limit was hit. A privacy-
+    increasing claim is then not recorded, but the photo is hidden until a moderator
+    looks (:class:`ClaimsLimited` with ``hidden``); a ``show_me`` is refused.
+    """
+    kind = ClaimKind(kind)
+    if kind == ClaimKind.TAKEDOWN:
+        if not release.is_public(photo):
+            raise ClaimRefused("This photo is not public.")
+        if reason_code not in TAKEDOWN_REASONS:
+            raise ClaimRefused("Choose a reason from the list.")
+    elif photo.state not in CLAIMABLE_STATES:
+        raise ClaimRefused("This photo cannot be claimed now.")
+    details = _clean_text(details)
+
+    over_cap = busy_claims_on(photo) >= current_app.config["MAX_CLAIMS_PER_PHOTO"]
+    if client_limited or over_cap:
+        why = ("Too many requests came from your connection in a short time."
+               if client_limited else "This photo has too many open requests.")
+        if kind in PRIVACY_INCREASING:
+            hold(photo, "Hidden by the archive: many requests arrived at once. A moderator "
+                        "will look.")
+            raise ClaimsLimited(why + " To be safe, the photo is now hidden until a "
+                                      "moderator has looked at it.", hidden=True)
+        raise ClaimsLimited(why + " Please try again later.", hidden=False)
+
+    target: Face | None = None
+    if kind in FACE_KINDS:
+        target = _face_of(photo, face)
+    secret = secrets.token_urlsafe(24)
+    claim = Claim(photo=photo, kind=kind, source=source, receipt_hash=hash_secret(secret),
+                  reason_code=reason_code if kind == ClaimKind.TAKEDOWN else None,
+                  details=details, status=ClaimStatus.OPEN, face=target)
+    db.session.add(claim)
+    rerender = False
+    if kind == ClaimKind.BLUR_ME:
+        target.locked = True
+        if target.decision != FaceDecision.OBSCURE:
+            target.decision = FaceDecision.OBSCURE
+            rerender = True
+        claim.status = ClaimStatus.APPLIED
+    elif kind == ClaimKind.MISSED_FACE:
+        x1, y1, x2, y2 = _check_box(photo, box)
+        target = Face(photo=photo, x1=x1, y1=y1, x2=x2, y2=y2, score=None,
+                      source=FaceSource.CLAIM, decision=FaceDecision.OBSCURE, locked=True)
+        db.session.add(target)
+        claim.face = target
+        claim.status = ClaimStatus.APPLIED
+        rerender = True
+    if rerender:
+        request_render(photo)
+    release.refresh(photo)  # removal kinds hide the photo here, before the commit
+    audit.record(None, f"claim.{kind}", "photo", photo.ref)
+    db.session.commit()
+    if rerender:
+        enqueue_render(photo)
+    return Receipt(claim, secret)
+
+
+def _close(claim: Claim, status: str, moderator: User | None, reason: str | None) -> None:
+    claim.status = status
+    claim.decided_at = utcnow()
+    claim.decided_by_id = moderator.id if moderator else None
+    if reason is not None:
+        claim.reason = _clean_text(reason)
+
+
+def _erase_contact_after(claim: Claim) -> None:
+    """Send the one notification (if asked for), then forget the contact."""
+    if claim.contact:
+        from .notify import notify_claim_closed
+
+        notify_claim_closed(claim)
+        claim.contact = None
+
+
+def add_note(claim: Claim, text: str) -> None:
+    text = _clean_text(text)
+    if not text:
+        raise ClaimRefused("The note is empty.")
+    if claim.status not in (ClaimStatus.OPEN, ClaimStatus.APPLIED):
+        raise ClaimRefused("This request is closed.")
+    claim.note = f"{claim.note}\n\n{text}" if claim.note else text
+    db.session.commit()
+
+
+def set_contact(claim: Claim, contact: str | None) -> None:
+    if not mail_enabled():
+        raise ClaimRefused("This archive cannot send notifications.")
+    if claim.status != ClaimStatus.OPEN:
+        raise ClaimRefused("This request is closed: there is nothing left to tell you.")
+    contact = _clean_text(contact, MAX_CONTACT)
+    if contact and "@" not in contact:
+        raise ClaimRefused("Give an email address.")
+    claim.contact = contact
+    db.session.commit()
+
+
+def withdraw(claim: Claim) -> None:
+    """The claimant takes the request back. Withdrawing never makes a photo less
+    private by itself: a blurred face stays blurred, a drawn box stays. Withdrawing a
+    consent (a verified show_me) blurs the face again, at once."""
+    kind = ClaimKind(claim.kind)
+    photo = claim.photo
+    if claim.status == ClaimStatus.WITHDRAWN:
+        return
+    rerender = False
+    if kind == ClaimKind.SHOW_ME and claim.status == ClaimStatus.VERIFIED and claim.face:
+        claim.face.decision = FaceDecision.OBSCURE
+        request_render(photo)
+        rerender = True
+    elif claim.status not in (ClaimStatus.OPEN, ClaimStatus.APPLIED):
+        raise ClaimRefused("This request was already decided.")
+    _close(claim, ClaimStatus.WITHDRAWN, None, None)
+    claim.contact = None
+    release.refresh(photo)
+    audit.record(None, f"claim.withdraw.{kind}", "photo", photo.ref)
+    db.session.commit()
+    if rerender:
+        enqueue_render(photo)
+
+
+# --- Moderators ---------------------------------------------------------------------------
+
+
+def _require_moderator(user: User) -> None:
+    if not user.is_moderator:
+        raise PermissionError("only moderators decide claims")
+
+
+def _require_open(claim: Claim, *kinds: str) -> None:
+    if claim.kind not in kinds:
+        raise ClaimRefused("This action does not fit this kind of request.")
+    if claim.status != ClaimStatus.OPEN:
+        raise ClaimRefused("This request is not open.")
+
+
+def verify_show_me(claim: Claim, moderator: User, how: str, note: str | None = None,
+                   override_lock: bool = False) -> None:
+    """Consent verified: the face is shown in the next render. A face locked by a
+    ``blur_me`` stays obscured unless the moderator explicitly overrides the lock."""
+    _require_moderator(moderator)
+    _require_open(claim, ClaimKind.SHOW_ME)
+    if how not in VERIFY_HOW:
+        raise ClaimRefused("Say how the consent was checked.")
+    face = claim.face
+    if face is None:
+        raise ClaimRefused("The face of this request no longer exists.")
+    if face.locked:
+        if not override_lock:
+            raise ClaimRefused("Someone asked for this face to stay blurred. Showing it "
+                               "needs an explicit override of that lock.")
+        face.locked = False
+        audit.record(moderator, "face.unlock", "photo", claim.photo.ref, _clean_text(note))
+    face.decision = FaceDecision.SHOW
+    claim.verified_how = how
+    _close(claim, ClaimStatus.VERIFIED, moderator, note)
+    request_render(claim.photo)
+    audit.record(moderator, "claim.verify", "claim", claim.id,
+                 f"{VERIFY_HOW[how]}" + (f": {claim.reason}" if claim.reason else ""))
+    _erase_contact_after(claim)
+    db.session.commit()
+    enqueue_render(claim.photo)
+
+
+def decline(claim: Claim, moderator: User, reason: str) -> None:
+    _require_moderator(moderator)
+    _require_open(claim, ClaimKind.SHOW_ME)
+    if not (reason or "").strip():
+        raise ClaimRefused("Give a reason: the person who asked can read it.")
+    _close(claim, ClaimStatus.DECLINED, moderator, reason)
+    audit.record(moderator, "claim.decline", "claim", claim.id, claim.reason)
+    _erase_contact_after(claim)
+    db.session.commit()
+
+
+def confirm_removal(claim: Claim, moderator: User, reason: str | None = None) -> None:
+    """The removal stands: every file of the photo is deleted (purge). The row stays,
+    with no file and no face, so receipts still answer and the audit log holds."""
+    _require_moderator(moderator)
+    _require_open(claim, ClaimKind.REMOVE_PHOTO, ClaimKind.TAKEDOWN)
+    photo = claim.photo
+    purge(photo, moderator, reason or "removal request confirmed")
+    for other in photo.claims:
+        if other.status == ClaimStatus.OPEN:
+            _close(other, ClaimStatus.CONFIRMED, moderator, reason)
+            _erase_contact_after(other)
+    audit.record(moderator, "claim.confirm", "claim", claim.id, _clean_text(reason))
+    db.session.commit()
+
+
+def reject_removal(claim: Claim, moderator: User, reason: str) -> None:
+    """The removal is refused: the photo goes back where it was (in review, or public
+    again if it was approved and nothing else holds it)."""
+    _require_moderator(moderator)
+    _require_open(claim, ClaimKind.REMOVE_PHOTO, ClaimKind.TAKEDOWN)
+    if not (reason or "").strip():
+        raise ClaimRefused("Give a reason: the person who asked can read it.")
+    _close(claim, ClaimStatus.REJECTED, moderator, reason)
+    release.refresh(claim.photo)
+    audit.record(moderator, "claim.reject", "claim", claim.id, claim.reason)
+    _erase_contact_after(claim)
+    db.session.commit()
+
+
+def purge(photo: Photo, actor: User | None, reason: str | None) -> None:
+    """Delete every file of the photo (not just a flag); keep the row as ``purged``."""
+    from .photos import delete_files, sweep_work
+
+    keys = photo.blob_keys()
+    photo.discard_keys = keys
+    db.session.commit()  # the keys are named before any file goes
+    sweep_work(photo)
+    delete_files(keys)
+    photo.upload_key = photo.master_key = photo.derivative_key = photo.thumb_key = None
+    photo.discard_keys = []
+    photo.faces = []
+    photo.state = PhotoState.PURGED
+    photo.render_pending = False
+    photo.hold_reason = None
+    audit.record(actor, "photo.purge", "photo", photo.ref, reason)
+    db.session.commit()
+
+
+# --- Photographers ------------------------------------------------------------------------
+
+
+def photographer_release(photo: Photo, face: Face | int, photographer: User,
+                         note: str | None) -> Receipt:
+    """A release the photographer obtained in person for a face. It counts as a
+    ``show_me`` that a moderator still verifies, unless the event allows photographer
+    releases, and a face someone asked to keep blurred stays blurred either way."""
+    if photo.photographer_id != photographer.id:
+        raise PermissionError("only the photo's photographer records its releases")
+    note = _clean_text(note)
+    if not note:
+        raise ClaimRefused("Say how and when the person agreed (the note is for the "
+                           "moderators).")
+    receipt = make_claim(photo, ClaimKind.SHOW_ME, face=face, details=note,
+                         source="photographer")
+    claim = receipt.claim
+    if photo.event.allow_photographer_releases and not claim.face.locked:
+        claim.face.decision = FaceDecision.SHOW
+        claim.verified_how = "photographer"
+        _close(claim, ClaimStatus.VERIFIED, None, "The event accepts photographers' releases.")
+        request_render(photo)
+        audit.record(photographer, "claim.verify", "claim", claim.id,
+                     "photographer's release (the event accepts them)")
+        db.session.commit()
+        enqueue_render(photo)
+    return receipt

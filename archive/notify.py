@@ -1,0 +1,48 @@
+"""The one notification a claimant may ask for, sent when their claim closes.
+
+The message says only that the request was decided and how; it carries no receipt
+link (the secret is never stored) and nothing about the photo beyond its event. The
+contact is erased by the caller right after, whether sending worked or not.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+
+from flask import current_app
+
+from .models import Claim
+
+log = logging.getLogger(__name__)
+
+OUTCOME = {
+    "verified": "was verified: your face will be shown",
+    "declined": "was declined",
+    "confirmed": "was accepted: the photo was deleted",
+    "rejected": "was not accepted: the photo stays",
+}
+
+
+def notify_claim_closed(claim: Claim) -> bool:
+    config = current_app.config
+    if not config.get("MAIL_SERVER") or not claim.contact:
+        return False
+    message = EmailMessage()
+    message["From"] = config["MAIL_FROM"]
+    message["To"] = claim.contact
+    message["Subject"] = f"{config['SITE_NAME']}: your request was decided"
+    outcome = OUTCOME.get(claim.status, f"is now {claim.status}")
+    message.set_content(
+        f"Your request about a photo of \"{claim.photo.event.name}\" {outcome}.\n\n"
+        "Open the receipt link you kept to read the moderator's reason.\n\n"
+        "The archive has now erased this address.\n")
+    try:
+        with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10) as smtp:
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as err:
+        # Never log the address itself.
+        log.warning("could not send a claim notification (%s)", type(err).__name__)
+        return False
+    return True
