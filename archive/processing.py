@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from config import imaging_settings
@@ -110,6 +110,7 @@ def _process(photo_id: int) -> None:
         _fail(photo, "Processing failed several times. You can try again or delete it.",
               keep_upload=True)
         return
+    run = photo.attempts  # this run's number: a later run that took over has another
     keys = {"master": new_key("private"), "derivative": new_key("public"),
             "thumb": new_key("public")}
     photo.discard_keys = list(keys.values())
@@ -142,6 +143,14 @@ def _process(photo_id: int) -> None:
         store.put("public", rendition.derivative, key=keys["derivative"])
         store.put("public", rendition.thumbnails[min(rendition.thumbnails)], key=keys["thumb"])
 
+    # Every commit expires the row, so the version check below compares against the row
+    # as read now: check that this run still holds the photo (a run slower than its
+    # lease may have been taken over), and give way if not.
+    db.session.refresh(photo)
+    if photo.state != PhotoState.PROCESSING or photo.attempts != run:
+        db.session.rollback()
+        delete_files(list(keys.values()))
+        return
     old = [photo.master_key, photo.derivative_key, photo.thumb_key, photo.upload_key]
     photo.faces = [
         Face(x1=f.x1, y1=f.y1, x2=f.x2, y2=f.y2, score=round(f.score, 4),
@@ -167,6 +176,30 @@ def _process(photo_id: int) -> None:
         delete_files(list(keys.values()))
         return
     sweep_discarded(photo)
+
+
+def sweep_leftovers() -> int:
+    """Delete the files listed in ``discard_keys`` of photos no run will touch again: a
+    worker killed between a run's final commit and its clean-up leaves the replaced
+    files (the upload, an old derivative) listed there. Photos being processed or
+    re-rendered are skipped: their listed keys may be files a live run is writing.
+    Returns how many photos were swept. (A scan of the table: cheap once a minute.)"""
+    leftover = db.session.scalars(select(Photo).where(
+        Photo.state.not_in((PhotoState.UPLOADED, PhotoState.PROCESSING)),
+        Photo.render_pending.is_(False),
+        Photo.discard_keys.is_not(None),
+        cast(Photo.discard_keys, String) != "[]")).all()
+    swept = 0
+    for photo in leftover:
+        if not photo.discard_keys:
+            continue
+        try:
+            sweep_discarded(photo)
+        except StaleDataError:  # a run or a claim changed it meanwhile: next time
+            db.session.rollback()
+            continue
+        swept += 1
+    return swept
 
 
 def requeue_stalled() -> int:

@@ -27,6 +27,7 @@ def recover_stalled() -> None:
 
     with app_context():
         processing.requeue_stalled()
+        processing.sweep_leftovers()
 
 
 @huey.on_startup()
@@ -40,6 +41,7 @@ def _worker_started() -> None:
         db.engine.dispose()
         try:
             processing.requeue_stalled()
+            processing.sweep_leftovers()
         except Exception:  # noqa: BLE001 - the periodic task tries again
             logging.getLogger(__name__).exception("recovery at start failed")
 

@@ -778,6 +778,17 @@ def die_during_task(root: str, database_url: str, photo_id: int, point: str) -> 
             return real_replace(src, dst)
 
         os.replace = replace
+    elif point == "after the final commit":
+        real_sweep = processing.sweep_discarded
+        calls = {"n": 0}
+
+        def sweep(photo):
+            calls["n"] += 1  # after the claim, then after the final commit: killed there
+            if calls["n"] == 2:
+                die()
+            return real_sweep(photo)
+
+        processing.sweep_discarded = sweep
     app = make_app(Path(root), database_url)
     with app.app_context():
         tasks.process_photo.call_local(photo_id)
@@ -789,6 +800,7 @@ def die_during_task(root: str, database_url: str, photo_id: int, point: str) -> 
     ("after the master", "the task runs again"),
     ("writing the thumbnail", "the task runs again"),
     ("writing the thumbnail", "the photographer deletes it"),
+    ("after the final commit", "the recovery sweeps"),
 ])
 def test_a_killed_worker_leaves_nothing_behind(app, ana, queued, tmp_path, database_url,
                                                point, then):
@@ -810,6 +822,22 @@ def test_a_killed_worker_leaves_nothing_behind(app, ana, queued, tmp_path, datab
         [sys.executable, "-c", code, str(tmp_path), database_url, str(photo_id), point],
         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120)
     assert child.returncode == 70, child.stderr
+    if then == "the recovery sweeps":
+        # Done, but the replaced upload is still on disk, listed for deletion: no run
+        # will come back to this photo, so the workers' periodic recovery deletes it.
+        row = photo_row(app, ref)
+        assert row["state"] == "in_review" and row["discard_keys"] == [upload_key]
+        assert upload_key in files_under(uploads)
+        from archive import processing
+
+        with app.app_context():
+            assert processing.sweep_leftovers() == 1
+            assert processing.sweep_leftovers() == 0
+        row = photo_row(app, ref)
+        assert row["discard_keys"] == [] and upload_key not in files_under(uploads)
+        assert stored_blobs(app) == _expected_files(row)
+        assert_no_orphans(app)
+        return
     assert photo_row(app, ref)["state"] == "processing"
     left = files_under(uploads) - before
     # What the dead run left: its work folder (the unobscured master in it), and a blob
