@@ -144,6 +144,7 @@ def create_app(config: Any = None) -> Flask:
     from . import cli_commands
     from .admin import bp as admin_bp
     from .api import bp as api_bp
+    from .attend import bp as attend_bp
     from .auth import bp as auth_bp
     from .gallery import bp as gallery_bp
     from .review import bp as review_bp
@@ -155,6 +156,7 @@ def create_app(config: Any = None) -> Flask:
     app.register_blueprint(review_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(attend_bp)
     cli_commands.register(app)
     _register_errors(app)
 

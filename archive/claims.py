@@ -21,12 +21,14 @@ Views call these functions; the tests call them directly.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, release
 from .extensions import db
@@ -66,8 +68,12 @@ VERIFY_HOW = {
 }
 #: The smallest box an attendee may draw, in master pixels (a tap is not a face).
 MIN_BOX = 4
+#: Tries of a claim that met another change to the same photo (see :func:`make_claim`).
+CLAIM_ATTEMPTS = 3
 MAX_TEXT = 2000
 MAX_CONTACT = 200
+#: A phone number in international form, for Signal.
+SIGNAL_NUMBER = re.compile(r"\+[1-9][0-9]{6,14}")
 
 #: What each choice does, in the words the pages use.
 EXPLAIN = {
@@ -128,6 +134,8 @@ def rotate_review_token(event: Event, admin: User) -> str:
     """A new review link for the event; the old one stops working at once."""
     from .models import new_review_token
 
+    if not admin.is_admin:
+        raise PermissionError("only admins rotate an event's review link")
     event.review_token = new_review_token()
     audit.record(admin, "event.rotate_review_link", "event", event.slug)
     db.session.commit()
@@ -161,6 +169,7 @@ def hold(photo: Photo, why: str) -> None:
 def release_hold(photo: Photo, moderator: User, reason: str | None = None) -> None:
     if not moderator.is_moderator:
         raise PermissionError("only moderators release a hold")
+    reason = _clean_text(reason)
     photo.hold_reason = None
     release.refresh(photo)
     audit.record(moderator, "photo.release_hold", "photo", photo.ref, reason)
@@ -205,16 +214,45 @@ def make_claim(photo: Photo, kind: str, *, face: Face | int | None = None, box=N
     ``client_limited`` says the caller's per-client rate limit was hit. A privacy-
     increasing claim is then not recorded, but the photo is hidden until a moderator
     looks (:class:`ClaimsLimited` with ``hidden``); a ``show_me`` is refused.
+
+    Two people claiming on the same photo at the same moment: the photo row is version
+    checked, so the later commit fails (its photo was read before the other's change).
+    It is then tried again on the fresh row, rather than lost (a missed face not
+    blurred) behind an error page.
     """
-    kind = ClaimKind(kind)
+    for attempt in range(CLAIM_ATTEMPTS):
+        try:
+            receipt, rerender = _record_claim(
+                photo, ClaimKind(kind), face=face, box=box, reason_code=reason_code,
+                details=details, source=source, client_limited=client_limited)
+        except StaleDataError:
+            db.session.rollback()  # ``photo`` (and ``face``) reload fresh on next use
+            if attempt == CLAIM_ATTEMPTS - 1:
+                raise
+            continue
+        if rerender:
+            enqueue_render(photo)
+        return receipt
+    raise AssertionError("unreachable")
+
+
+def _record_claim(photo: Photo, kind: ClaimKind, *, face: Face | int | None, box,
+                  reason_code: str | None, details: str | None, source: str,
+                  client_limited: bool) -> tuple[Receipt, bool]:
+    """:func:`make_claim`'s transaction: checks, the claim, its effect, the commit.
+    Returns the receipt and whether the photo must be rendered again."""
     if kind == ClaimKind.TAKEDOWN:
         if not release.is_public(photo):
             raise ClaimRefused("This photo is not public.")
         if reason_code not in TAKEDOWN_REASONS:
             raise ClaimRefused("Choose a reason from the list.")
-    elif photo.state not in CLAIMABLE_STATES:
+    elif not (photo.state in CLAIMABLE_STATES
+              or (photo.state == PhotoState.HIDDEN and kind in PRIVACY_INCREASING)):
+        # A hidden photo (a removal open) still takes what makes it more private, so
+        # that it comes back blurred if the removal is rejected.
         raise ClaimRefused("This photo cannot be claimed now.")
     details = _clean_text(details)
+    box = _check_box(photo, box) if kind == ClaimKind.MISSED_FACE else None
 
     over_cap = busy_claims_on(photo) >= current_app.config["MAX_CLAIMS_PER_PHOTO"]
     if client_limited or over_cap:
@@ -230,6 +268,7 @@ def make_claim(photo: Photo, kind: str, *, face: Face | int | None = None, box=N
     target: Face | None = None
     if kind in FACE_KINDS:
         target = _face_of(photo, face)
+    # Nothing is added to the session before this point: a refused claim leaves nothing.
     secret = secrets.token_urlsafe(24)
     claim = Claim(photo=photo, kind=kind, source=source, receipt_hash=hash_secret(secret),
                   reason_code=reason_code if kind == ClaimKind.TAKEDOWN else None,
@@ -243,7 +282,7 @@ def make_claim(photo: Photo, kind: str, *, face: Face | int | None = None, box=N
             rerender = True
         claim.status = ClaimStatus.APPLIED
     elif kind == ClaimKind.MISSED_FACE:
-        x1, y1, x2, y2 = _check_box(photo, box)
+        x1, y1, x2, y2 = box
         target = Face(photo=photo, x1=x1, y1=y1, x2=x2, y2=y2, score=None,
                       source=FaceSource.CLAIM, decision=FaceDecision.OBSCURE, locked=True)
         db.session.add(target)
@@ -255,9 +294,7 @@ def make_claim(photo: Photo, kind: str, *, face: Face | int | None = None, box=N
     release.refresh(photo)  # removal kinds hide the photo here, before the commit
     audit.record(None, f"claim.{kind}", "photo", photo.ref)
     db.session.commit()
-    if rerender:
-        enqueue_render(photo)
-    return Receipt(claim, secret)
+    return Receipt(claim, secret), rerender
 
 
 def _close(claim: Claim, status: str, moderator: User | None, reason: str | None) -> None:
@@ -294,9 +331,19 @@ def set_contact(claim: Claim, contact: str | None) -> None:
         raise ClaimRefused("This request is closed: there is nothing left to tell you.")
     contact = _clean_text(contact, MAX_CONTACT)
     if contact and "@" not in contact:
-        raise ClaimRefused("Give an email address.")
+        number = re.sub(r"[\s().-]", "", contact)
+        if not SIGNAL_NUMBER.fullmatch(number):
+            raise ClaimRefused("Give an email address, or a Signal number with its country "
+                               "code (for example +44 7700 900123).")
+        contact = number
     claim.contact = contact
     db.session.commit()
+
+
+def is_signal(contact: str | None) -> bool:
+    """A Signal number: the archive cannot send to it (nothing here calls outside), so
+    the moderator deciding the claim sees it and sends the one message by hand."""
+    return bool(contact) and SIGNAL_NUMBER.fullmatch(contact) is not None
 
 
 def withdraw(claim: Claim) -> None:
@@ -382,6 +429,7 @@ def confirm_removal(claim: Claim, moderator: User, reason: str | None = None) ->
     with no file and no face, so receipts still answer and the audit log holds."""
     _require_moderator(moderator)
     _require_open(claim, ClaimKind.REMOVE_PHOTO, ClaimKind.TAKEDOWN)
+    reason = _clean_text(reason)  # refused here, before any file goes, if too long
     photo = claim.photo
     purge(photo, moderator, reason or "removal request confirmed")
     for other in photo.claims:
@@ -421,6 +469,10 @@ def purge(photo: Photo, actor: User | None, reason: str | None) -> None:
     photo.state = PhotoState.PURGED
     photo.render_pending = False
     photo.hold_reason = None
+    for claim in photo.claims:
+        # What claimants wrote about the photo goes with it; the rows keep only their
+        # kind and outcome, for the receipts (contacts go when each claim closes).
+        claim.details = claim.note = None
     audit.record(actor, "photo.purge", "photo", photo.ref, reason)
     db.session.commit()
 

@@ -27,8 +27,8 @@ OUTCOME = {
 
 def notify_claim_closed(claim: Claim) -> bool:
     config = current_app.config
-    if not config.get("MAIL_SERVER") or not claim.contact:
-        return False
+    if not config.get("MAIL_SERVER") or not claim.contact or "@" not in claim.contact:
+        return False  # a Signal number: the moderator was shown it, to write by hand
     message = EmailMessage()
     message["From"] = config["MAIL_FROM"]
     message["To"] = claim.contact

@@ -4,7 +4,9 @@ Every route of the app is walked as each role (anonymous, photographer A, photog
 moderator, admin) and must answer the status :data:`ACCESS_TABLE` expects for it. A route
 the table does not list fails the test, so a new page cannot slip in without a decision
 about who may open it. No private master or unreleased photo is reachable without the
-right role, nothing in the uploads folder is reachable by its path, a disabled account's
+right role (attendees see photos in review only through the event's review link, and a
+wrong or rotated link, or a wrong receipt secret, is a 404), nothing in the uploads
+folder is reachable by its path, a disabled account's
 old session opens nothing, and every POST without its CSRF token is refused (400) and
 changes nothing (the JSON API's POST takes a bearer token only, never cookies: without
 one it is refused 401).
@@ -80,6 +82,9 @@ class World:
     invite_token: str
     released: str = ""  # A's released photo (ref)
     unreleased: str = ""  # A's photo still in review (ref)
+    review_token: str = ""  # the main event's attendee review link (/r/<token>)
+    old_review_token: str = ""  # the main event's link before an admin rotated it
+    face: int = 0  # a face of the released photo (its id)
     keys: dict[str, str] = field(default_factory=dict)  # "released.master" -> blob key
     blobs: dict[str, bytes] = field(default_factory=dict)  # the same -> the file's bytes
     _n: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -119,18 +124,24 @@ class World:
             return event.id, event.slug
 
     def new_photo(self, owner: str, state: str = "in_review", files: bool = False,
-                  upload_bytes: bytes | None = None) -> str:
+                  upload_bytes: bytes | None = None, face: bool = False) -> str:
         """A photo row of ``owner`` (a role) in the main event, without processing.
         ``files`` gives it stored master/derivative/thumbnail blobs (not real images);
-        ``upload_bytes`` a kept upload (for a retry)."""
+        ``upload_bytes`` a kept upload (for a retry); ``face`` one face box. A
+        "released" photo is approved (public if it has files)."""
         from archive.extensions import db
-        from archive.models import Event, Photo
+        from archive.models import Event, Face, Photo, utcnow
         from archive.photos import get_store
 
         with self.app.app_context():
             store = get_store()
             event = db.session.scalars(select(Event).where(Event.slug == self.event_slug)).one()
-            photo = Photo(event_id=event.id, photographer_id=self.users[owner], state=state)
+            photo = Photo(event_id=event.id, photographer_id=self.users[owner], state=state,
+                          width=64, height=48)
+            if state == "released":
+                photo.approved_at = photo.released_at = utcnow()
+            if face:
+                photo.faces.append(Face(x1=10, y1=8, x2=30, y2=32, score=0.9))
             if files:
                 photo.master_key = store.put("private", io.BytesIO(b"master bytes"))
                 photo.derivative_key = store.put("public", io.BytesIO(b"derivative bytes"))
@@ -141,6 +152,40 @@ class World:
             db.session.add(photo)
             db.session.commit()
             return photo.ref
+
+    def face_of(self, ref: str) -> int:
+        from archive.extensions import db
+        from archive.models import Photo
+
+        with self.app.app_context():
+            return db.session.scalars(select(Photo).where(Photo.ref == ref)).one().faces[0].id
+
+    def new_claim(self, kind: str = "remove_photo", state: str = "in_review") -> tuple[int, str]:
+        """A throwaway claim (on a throwaway photo of A with files and a face): its id and
+        its receipt secret."""
+        from archive import claims
+        from archive.extensions import db
+        from archive.models import Photo
+
+        ref = self.new_photo("photographer_a", state, files=True, face=True)
+        with self.app.app_context():
+            photo = db.session.scalars(select(Photo).where(Photo.ref == ref)).one()
+            receipt = claims.make_claim(
+                photo, kind, face=photo.faces[0].id if kind in claims.FACE_KINDS else None,
+                reason_code="me" if kind == "takedown" else None)
+            return receipt.claim.id, receipt.secret
+
+    def new_held_photo(self) -> str:
+        """A throwaway photo of A that the archive hid (too many claims at once)."""
+        from archive import claims
+        from archive.extensions import db
+        from archive.models import Photo
+
+        ref = self.new_photo("photographer_a", files=True)
+        with self.app.app_context():
+            claims.hold(db.session.scalars(select(Photo).where(Photo.ref == ref)).one(),
+                        "Held by the access walk.")
+        return ref
 
     def new_invitation(self) -> tuple[int, str]:
         from archive import accounts
@@ -198,11 +243,16 @@ def build_world(app: Flask, astronaut: Image.Image | None = None) -> World:
         event = make_event("Solidarity rally", members=[a, b])
         closed = make_event("Closed meeting", members=[a])
         _, token = accounts.create_invitation(admin, "photographer", 7, "access walk")
+        old_review_token = event.review_token
+        from archive import claims
+
+        review_token = claims.rotate_review_token(event, admin)
         world = World(
             app=app,
             users={"photographer_a": a.id, "photographer_b": b.id,
                    "moderator": moderator.id, "admin": admin.id},
-            event_slug=event.slug, closed_slug=closed.slug, invite_token=token)
+            event_slug=event.slug, closed_slug=closed.slug, invite_token=token,
+            review_token=review_token, old_review_token=old_review_token)
     if astronaut is None:
         return world
 
@@ -216,6 +266,7 @@ def build_world(app: Flask, astronaut: Image.Image | None = None) -> World:
         assert response.get_json()["state"] == "done", response.get_json()
         refs.append(response.get_json()["id"])
     world.released, world.unreleased = refs
+    world.face = world.face_of(world.released)
 
     with app.app_context():
         store = get_store()
@@ -248,6 +299,9 @@ class Case:
     expect: tuple
     data: Callable[[World], dict] = lambda w: {}
     note: str = ""
+    #: An attendee's page of the event's review link: it shows photos still in review
+    #: (their anonymised derivative only), by design.
+    attendee_view: bool = False
 
 
 def event_form(name: str) -> dict:
@@ -368,6 +422,91 @@ ACCESS_TABLE: list[Case] = [
     Case("admin.add_member", "POST", lambda w: f"/admin/events/{w.new_event()[0]}/members",
          ADMINS_MOVED, data=lambda w: {"user_id": str(w.new_user())}),
     Case("admin.remove_member", "POST", lambda w: w.removal_url(), ADMINS_MOVED),
+    # --- Attendees (no account): the event's review link shows its photos in review and
+    # released, anonymised; a wrong or rotated link, or a wrong receipt, is nothing.
+    Case("attend.review", "GET", lambda w: f"/r/{w.review_token}", PUBLIC, attendee_view=True),
+    Case("attend.review", "GET", lambda w: f"/r/{w.old_review_token}", GONE,
+         note="the link before an admin rotated it"),
+    Case("attend.review", "GET", lambda w: "/r/not-the-review-token", GONE),
+    Case("attend.photo", "GET", lambda w: f"/r/{w.review_token}/photos/{w.released}",
+         PUBLIC, attendee_view=True),
+    Case("attend.photo", "GET", lambda w: f"/r/{w.review_token}/photos/{w.unreleased}",
+         PUBLIC, attendee_view=True, note="in review: shown, anonymised"),
+    Case("attend.photo", "GET", lambda w: f"/r/{w.old_review_token}/photos/{w.unreleased}",
+         GONE),
+    Case("attend.photo", "GET",
+         lambda w: f"/r/{w.review_token}/photos/{w.new_photo('photographer_a', 'failed')}",
+         GONE, note="a failed photo is not on the review page"),
+    Case("attend.media", "GET",
+         lambda w: f"/r/{w.review_token}/media/{w.name('unreleased.derivative')}", PUBLIC,
+         attendee_view=True),
+    Case("attend.media", "GET",
+         lambda w: f"/r/{w.old_review_token}/media/{w.name('unreleased.derivative')}", GONE),
+    Case("attend.media", "GET",
+         lambda w: f"/r/{w.review_token}/media/{w.name('unreleased.master')}", GONE,
+         note="a master's name under the review link"),
+    Case("attend.claim", "POST",
+         lambda w: f"/r/{w.review_token}/photos/{w.new_photo('photographer_a', files=True)}"
+                   "/claims", PUBLIC, data=lambda w: {"kind": "remove_photo"},
+         note="a throwaway photo: the receipt is shown"),
+    Case("attend.claim", "POST", lambda w: f"/r/{w.old_review_token}/photos/{w.unreleased}"
+                                           "/claims", GONE,
+         data=lambda w: {"kind": "remove_photo"}),
+    Case("attend.receipt", "GET", lambda w: f"/receipt/{w.new_claim()[1]}", PUBLIC),
+    Case("attend.receipt", "GET", lambda w: "/receipt/not-a-receipt-secret", GONE),
+    Case("attend.receipt_photo", "GET", lambda w: f"/receipt/{w.new_claim('show_me')[1]}"
+                                                  "/photo.jpg", PUBLIC),
+    Case("attend.receipt_photo", "GET", lambda w: "/receipt/not-a-receipt-secret/photo.jpg",
+         GONE),
+    Case("attend.receipt_note", "POST", lambda w: f"/receipt/{w.new_claim()[1]}/note",
+         (MOVED,) * 5, data=lambda w: {"note": "walk"}),
+    Case("attend.receipt_note", "POST", lambda w: "/receipt/not-a-receipt-secret/note", GONE,
+         data=lambda w: {"note": "walk"}),
+    Case("attend.receipt_contact", "POST", lambda w: f"/receipt/{w.new_claim()[1]}/contact",
+         GONE, data=lambda w: {"contact": "me@example.org"},
+         note="no mail server: no contact is taken"),
+    Case("attend.receipt_withdraw", "POST", lambda w: f"/receipt/{w.new_claim()[1]}/withdraw",
+         (MOVED,) * 5),
+    Case("attend.receipt_withdraw", "POST", lambda w: "/receipt/not-a-receipt-secret/withdraw",
+         GONE),
+    Case("attend.takedown", "GET", lambda w: f"/photos/{w.released}/takedown", PUBLIC),
+    Case("attend.takedown", "GET", lambda w: f"/photos/{w.unreleased}/takedown", GONE),
+    Case("attend.takedown", "POST",
+         lambda w: f"/photos/{w.new_photo('photographer_a', 'released', files=True)}/takedown",
+         PUBLIC, data=lambda w: {"reason_code": "danger", "details": ""},
+         note="a throwaway public photo: the receipt is shown"),
+    Case("attend.takedown", "POST", lambda w: f"/photos/{w.unreleased}/takedown", GONE,
+         data=lambda w: {"reason_code": "danger"}),
+    # --- Claims for moderators; a photographer records releases for their own photos.
+    Case("review.claims_queue", "GET", lambda w: "/review/claims", MODERATORS),
+    Case("review.claim", "GET", lambda w: f"/review/claims/{w.new_claim('show_me')[0]}",
+         MODERATORS),
+    Case("review.claim", "GET", lambda w: "/review/claims/999999", MODERATORS_404),
+    Case("review.face_crop", "GET", lambda w: f"/review/photos/{w.released}/faces/{w.face}.jpg",
+         MODERATORS, note="cut from the private master"),
+    Case("review.face_crop", "GET", lambda w: f"/review/photos/{w.unreleased}/faces/{w.face}.jpg",
+         MODERATORS_404, note="a face of another photo"),
+    Case("review.verify_claim", "POST",
+         lambda w: f"/review/claims/{w.new_claim('show_me')[0]}/verify", MODERATORS_MOVED,
+         data=lambda w: {"how": "in_person", "note": "walk"}),
+    Case("review.decline_claim", "POST",
+         lambda w: f"/review/claims/{w.new_claim('show_me')[0]}/decline", MODERATORS_MOVED,
+         data=lambda w: {"reason": "walk"}),
+    Case("review.confirm_claim", "POST", lambda w: f"/review/claims/{w.new_claim()[0]}/confirm",
+         MODERATORS_MOVED, data=lambda w: {"reason": "walk"}),
+    Case("review.reject_claim", "POST", lambda w: f"/review/claims/{w.new_claim()[0]}/reject",
+         MODERATORS_MOVED, data=lambda w: {"reason": "walk"}),
+    Case("review.release_hold", "POST",
+         lambda w: f"/review/photos/{w.new_held_photo()}/release-hold", MODERATORS_MOVED,
+         data=lambda w: {"reason": "walk"}),
+    Case("studio.record_release", "POST",
+         lambda w: (lambda ref: f"/studio/photos/{ref}/faces/{w.face_of(ref)}/release")(
+             w.new_photo("photographer_a", files=True, face=True)),
+         OWNER_A_MOVED, data=lambda w: {"note": "agreed in person"}),
+    Case("admin.rotate_review_link", "POST",
+         lambda w: f"/admin/events/{w.new_event()[0]}/rotate-review-link", ADMINS_MOVED),
+    Case("admin.rotate_review_link", "POST", lambda w: "/admin/events/999999/rotate-review-link",
+         ADMINS_404),
     # --- The JSON API: released things for everyone; the token routes need a bearer
     # token (tests/test_api.py tests them with one), so a session alone gets 401.
     Case("api.events", "GET", lambda w: "/api/v1/events", PUBLIC),
@@ -506,7 +645,7 @@ def answer_problem(response, expected) -> str | None:
     return f"expected {expected}, got {status}" + (f" to {where}" if where else "")
 
 
-def leak_problems(world: World, role: str, response) -> list[str]:
+def leak_problems(world: World, role: str, response, attendee_view: bool = False) -> list[str]:
     """What a response shows that the role must never see."""
     body = response.get_data()
     shown = body + response.headers.get("Location", "").encode()
@@ -519,7 +658,7 @@ def leak_problems(world: World, role: str, response) -> list[str]:
         for which in ("released.master", "unreleased.master"):
             if world.blobs[which] in body:
                 problems.append(f"serves the bytes of the {which} file")
-    if role not in ("photographer_a", "moderator", "admin"):
+    if role not in ("photographer_a", "moderator", "admin") and not attendee_view:
         for which in ("unreleased.derivative", "unreleased.thumb"):
             if world.name(which).encode() in shown:
                 problems.append(f"shows the name of the {which} file")
@@ -549,7 +688,8 @@ def walk(world: World, actor: Actor, column: int) -> list[str]:
         problem = answer_problem(response, case.expect[column])
         if problem:
             problems.append(f"{label}: {problem}")
-        problems.extend(f"{label}: {p}" for p in leak_problems(world, actor.role, response))
+        problems.extend(f"{label}: {p}" for p in leak_problems(world, actor.role, response,
+                                                               case.attendee_view))
     return problems
 
 
@@ -687,6 +827,31 @@ CSRF_ATTEMPTS: dict[str, Callable[[World], tuple[str, dict]]] = {
     "api.upload": lambda w: (
         f"/api/v1/events/{w.new_event(w.users['admin'])[1]}/photos",
         {"photo": (io.BytesIO(BROKEN_JPEG), "IMG_0001.jpg")}),
+    "attend.claim": lambda w: (
+        f"/r/{w.review_token}/photos/{w.new_photo('photographer_a', files=True)}/claims",
+        {"kind": "remove_photo"}),
+    "attend.takedown": lambda w: (
+        f"/photos/{w.new_photo('photographer_a', 'released', files=True)}/takedown",
+        {"reason_code": "danger", "details": "walk"}),
+    "attend.receipt_note": lambda w: (f"/receipt/{w.new_claim()[1]}/note", {"note": "walk"}),
+    "attend.receipt_contact": lambda w: (f"/receipt/{w.new_claim()[1]}/contact",
+                                         {"contact": "me@example.org"}),
+    "attend.receipt_withdraw": lambda w: (f"/receipt/{w.new_claim()[1]}/withdraw", {}),
+    "review.verify_claim": lambda w: (f"/review/claims/{w.new_claim('show_me')[0]}/verify",
+                                      {"how": "in_person", "note": "walk"}),
+    "review.decline_claim": lambda w: (f"/review/claims/{w.new_claim('show_me')[0]}/decline",
+                                       {"reason": "walk"}),
+    "review.confirm_claim": lambda w: (f"/review/claims/{w.new_claim()[0]}/confirm",
+                                       {"reason": "walk"}),
+    "review.reject_claim": lambda w: (f"/review/claims/{w.new_claim()[0]}/reject",
+                                      {"reason": "walk"}),
+    "review.release_hold": lambda w: (f"/review/photos/{w.new_held_photo()}/release-hold",
+                                      {"reason": "walk"}),
+    "studio.record_release": lambda w: (lambda ref: (
+        f"/studio/photos/{ref}/faces/{w.face_of(ref)}/release", {"note": "agreed"}))(
+        w.new_photo("admin", files=True, face=True)),
+    "admin.rotate_review_link": lambda w: (
+        f"/admin/events/{w.new_event()[0]}/rotate-review-link", {}),
 }
 
 #: POST routes exempt from CSRF by design, and the status that refuses a request with
@@ -717,6 +882,7 @@ def test_every_post_without_its_csrf_token_is_refused(app):
     assert not missing, f"POST routes with no entry in CSRF_ATTEMPTS: {missing}"
     assert {"auth.login", "auth.logout"} <= set(post_routes)
 
+    app.config["MAIL_SERVER"] = "127.0.0.1"  # so that a receipt takes a contact (none sent)
     world = build_world(app)
     admin = Actor(world, "admin")
     anonymous = Actor(world, "anonymous")

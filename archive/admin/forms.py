@@ -37,6 +37,12 @@ class EventForm(FlaskForm):
         "Claim window (days after the event)", default=7,
         validators=[DataRequired(), NumberRange(0, 365)],
         description="How long people in the photos have to ask for changes before release.")
+    allow_photographer_releases = BooleanField(
+        "Accept photographers' releases without a moderator",
+        description="When a photographer records that someone agreed in person to be shown, "
+                    "their face is shown without a moderator checking it first. Leave this "
+                    "off unless you trust every photographer of this event to ask properly. "
+                    "A face someone asked to keep blurred stays blurred either way.")
     licence = StringField("Licence of released photos", default="CC BY-NC 4.0",
                           validators=[DataRequired(), Length(max=80)])
     confirm_place = BooleanField("Publish this description anyway")

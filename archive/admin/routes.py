@@ -5,7 +5,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from .. import accounts, events
+from .. import accounts, claims, events
 from ..access import admin_required
 from ..extensions import db
 from ..models import Event, Invitation, Role, User
@@ -96,11 +96,22 @@ def _event_form(event: Event | None):
                 current_user, event, name=form.name.data.strip(), date=form.date.data,
                 description=(form.description.data or "").strip() or None,
                 claim_window_days=form.claim_window_days.data,
+                allow_photographer_releases=bool(form.allow_photographer_releases.data),
                 licence=form.licence.data.strip())
             flash("Event saved.", "info")
             return redirect(url_for("admin.event_detail", event_id=saved.id))
     return render_template("admin/event_form.html", form=form, event=event,
-                           place_warnings=warnings)
+                           place_warnings=warnings,
+                           review_link=review_link(event) if event else None)
+
+
+def review_link(event: Event) -> str | None:
+    """The absolute address of the event's review page for attendees, ``/r/<token>``."""
+    if not event.review_token:
+        return None
+    if "attend.review" in current_app.view_functions:
+        return url_for("attend.review", token=event.review_token, _external=True)
+    return request.host_url + "r/" + event.review_token
 
 
 @bp.route("/events/new", methods=["GET", "POST"])
@@ -123,7 +134,18 @@ def event_detail(event_id: int):
         for u in db.session.scalars(select(User).where(User.active).order_by(User.display_name))
         if u.id not in members]
     return render_template("admin/event_form.html", form=form, event=event,
-                           add_form=add_form, place_warnings=[])
+                           add_form=add_form, place_warnings=[],
+                           review_link=review_link(event))
+
+
+@bp.route("/events/<int:event_id>/rotate-review-link", methods=["POST"])
+@admin_required
+def rotate_review_link(event_id: int):
+    event = _get(Event, event_id)
+    claims.rotate_review_token(event, current_user)
+    flash("A new review link is made. The old link stopped working at once: share the new "
+          "one with the organisers and attendees.", "info")
+    return redirect(url_for("admin.event_detail", event_id=event.id) + "#review-link-section")
 
 
 @bp.route("/events/<int:event_id>/members", methods=["POST"])

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from .. import release
 from ..access import moderator_required
 from ..extensions import db
 from ..metadata_words import removed_words
-from ..models import Photo, PhotoState
+from ..models import Claim, ClaimStatus, Photo, PhotoState
 from ..photos import get_store
 from . import bp
 
@@ -29,7 +29,19 @@ def queue():
         .options(selectinload(Photo.faces), selectinload(Photo.event),
                  selectinload(Photo.photographer))
         .order_by(Photo.processed_at, Photo.id).limit(100)).all()
-    return render_template("review/queue.html", photos=waiting, removed_words=removed_words)
+    # Hidden photos: a removal request is open, or the archive held them (too many
+    # claims at once) until a moderator releases the hold.
+    hidden = db.session.scalars(
+        select(Photo).where(Photo.state == PhotoState.HIDDEN)
+        .options(selectinload(Photo.event), selectinload(Photo.photographer))
+        .order_by(Photo.processed_at, Photo.id).limit(100)).all()
+    open_claims = dict(db.session.execute(
+        select(Claim.photo_id, func.count(Claim.id))
+        .where(Claim.status == ClaimStatus.OPEN).group_by(Claim.photo_id)).all())
+    return render_template("review/queue.html", photos=waiting, hidden=hidden,
+                           open_claims=open_claims,
+                           claims_waiting=sum(open_claims.values()),
+                           removed_words=removed_words)
 
 
 @bp.route("/photos/<ref>/approve", methods=["POST"])

@@ -13,10 +13,11 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import photos, release
+from .. import claims, photos, release
 from ..extensions import db
 from ..metadata_words import removed_words
-from ..models import Event, Photo, PhotoState
+from ..models import ClaimKind, ClaimStatus, Event, FaceDecision, Photo, PhotoState
+from ..review.claims_routes import KIND_WORDS, STATUS_WORDS, face_number
 from . import bp
 
 
@@ -102,13 +103,71 @@ def upload(slug: str):
     return redirect(url_for("studio.home"))
 
 
+def _claims_seen_by_photographer(photo: Photo) -> list[dict]:
+    """The claims on the photo as its photographer may see them: that they exist, what
+    kind, their outcome and the moderator's reason. Never the details, notes, contact,
+    receipt, source or face of a claim: nothing about who made it. (The photographer's
+    own recorded releases are named as theirs.)"""
+    seen = []
+    for c in sorted(photo.claims, key=lambda c: (c.created_at, c.id), reverse=True):
+        own = c.source == "photographer"
+        seen.append({
+            "kind": "A release you recorded" if own else KIND_WORDS[c.kind],
+            "status": STATUS_WORDS[c.status],
+            "open": c.status == ClaimStatus.OPEN,
+            "reason": c.reason,
+            "date": c.created_at,
+            "decided": c.decided_at,
+        })
+    return seen
+
+
+def _pending_releases(photo: Photo) -> set[int]:
+    """Faces with a release the photographer recorded that waits for a moderator."""
+    return {c.face_id for c in photo.claims
+            if c.source == "photographer" and c.kind == ClaimKind.SHOW_ME
+            and c.status == ClaimStatus.OPEN and c.face_id}
+
+
 @bp.route("/photos/<ref>")
 @login_required
 def photo(ref: str):
     p = _own_photo(ref)
     return render_template("studio/photo.html", photo=p, status=photos.status_of(p),
                            removed=removed_words(p.metadata_found),
-                           blockers=release.blockers(p), is_public=release.is_public(p))
+                           blockers=release.blockers(p), is_public=release.is_public(p),
+                           claims=_claims_seen_by_photographer(p),
+                           pending_releases=_pending_releases(p),
+                           can_release=p.state in claims.CLAIMABLE_STATES,
+                           max_text=claims.MAX_TEXT)
+
+
+@bp.route("/photos/<ref>/faces/<int:face_id>/release", methods=["POST"])
+@login_required
+def record_release(ref: str, face_id: int):
+    """A release the photographer obtained in person for one face (``claims``
+    decides whether a moderator must still verify it)."""
+    p = _own_photo(ref)
+    face = next((f for f in p.faces if f.id == face_id), None)
+    if face is None:
+        abort(404)
+    number = face_number(face)
+    try:
+        receipt = claims.photographer_release(p, face, current_user, request.form.get("note"))
+    except (claims.ClaimRefused, claims.ClaimsLimited) as err:
+        db.session.rollback()
+        flash(str(err), "error")
+        return redirect(url_for("studio.photo", ref=ref))
+    if receipt.claim.status == ClaimStatus.VERIFIED and face.decision == FaceDecision.SHOW:
+        flash(f"Release recorded. This event accepts photographers' releases: face {number} "
+              "is shown in the public version as soon as it has been made again.", "info")
+    elif face.locked:
+        flash(f"Release recorded. Someone asked for face {number} to stay blurred, so it "
+              "stays blurred unless a moderator explicitly overrides that request.", "info")
+    else:
+        flash(f"Release recorded. A moderator verifies it before face {number} is shown; "
+              "until then it stays obscured.", "info")
+    return redirect(url_for("studio.photo", ref=ref))
 
 
 @bp.route("/photos/<ref>/status.json")
@@ -132,6 +191,9 @@ def preview(ref: str):
 @login_required
 def delete(ref: str):
     p = _own_photo(ref)
+    if p.state == PhotoState.PURGED:
+        flash("Every file of this photo was already deleted.", "error")
+        return redirect(url_for("studio.photo", ref=ref))
     if p.state == PhotoState.RELEASED:
         flash("A released photo cannot be deleted here: ask a moderator to take it down.",
               "error")

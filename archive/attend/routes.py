@@ -1,0 +1,459 @@
+"""The attendees' review pages, claims, receipts, and the public takedown form.
+
+Views stay thin: every rule is in :mod:`archive.claims` (what a claim does) and
+:mod:`archive.release` (what is public). These pages only ever show the public
+derivative and thumbnail, through routes that check the photo may be seen here; the
+private master has no URL on them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flask import (
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from sqlalchemy import or_, select, tuple_
+from sqlalchemy.orm import selectinload
+
+from .. import claims, release
+from ..client_limits import hit_claim_limit
+from ..extensions import db
+from ..models import Claim, ClaimKind, ClaimStatus, Event, Face, FaceDecision, Photo, PhotoState
+from ..photos import get_store
+from . import bp
+
+#: What an attendee may ask on the review page (a takedown is the public's, on a
+#: released photo's own page).
+ATTENDEE_KINDS = (ClaimKind.BLUR_ME, ClaimKind.SHOW_ME, ClaimKind.REMOVE_PHOTO,
+                  ClaimKind.MISSED_FACE)
+PAGE_SIZE = 24
+_MEDIA_NAME = re.compile(r"^[0-9a-f]{32}\.jpg$")
+
+#: A claim's kind, in the words the pages use.
+KIND_WORDS = {
+    ClaimKind.BLUR_ME: "This is me: keep me blurred",
+    ClaimKind.SHOW_ME: "This is me: I agree to be shown",
+    ClaimKind.REMOVE_PHOTO: "Remove this photo",
+    ClaimKind.MISSED_FACE: "Blur a face that was missed",
+    ClaimKind.TAKEDOWN: "Take this photo down",
+}
+
+#: A claim's status, in words, by kind where the kind changes the meaning.
+STATUS_WORDS = {
+    (ClaimStatus.OPEN, ClaimKind.SHOW_ME): "Waiting for a moderator to check that it is "
+                                           "you. Until then your face stays blurred.",
+    (ClaimStatus.OPEN, None): "Waiting for a moderator. The photo is hidden everywhere "
+                              "until then.",
+    (ClaimStatus.APPLIED, ClaimKind.BLUR_ME): "Done: this face is locked blurred.",
+    (ClaimStatus.APPLIED, ClaimKind.MISSED_FACE): "Done: the face you marked is blurred.",
+    (ClaimStatus.APPLIED, None): "Done: it took effect at once.",
+    (ClaimStatus.VERIFIED, None): "Checked by a moderator: your face is shown.",
+    (ClaimStatus.DECLINED, None): "Declined by a moderator: your face stays blurred.",
+    (ClaimStatus.CONFIRMED, None): "Done: the photo and every file made from it were "
+                                   "deleted for good.",
+    (ClaimStatus.REJECTED, None): "Refused by a moderator: the photo was put back.",
+    (ClaimStatus.WITHDRAWN, None): "Withdrawn by you.",
+}
+
+#: What happens after a new claim, shown with its receipt link.
+NEXT_WORDS = {
+    ClaimKind.BLUR_ME: "Nothing more: your face stays blurred in every public version, "
+                       "now and later. You do not need to do anything else.",
+    ClaimKind.SHOW_ME: "A moderator will check that it is really you, for example in "
+                       "person or through the photographer. Until they have, your face "
+                       "stays blurred. Open your receipt later to see the answer.",
+    ClaimKind.REMOVE_PHOTO: "The photo is hidden everywhere now. A moderator will delete "
+                            "it for good, or put it back and write why on your receipt.",
+    ClaimKind.MISSED_FACE: "The face you marked is blurred, and the public version of the "
+                           "photo was made again. You do not need to do anything else.",
+    ClaimKind.TAKEDOWN: "The photo is hidden now. A moderator will delete it for good, or "
+                        "put it back and write why on your receipt.",
+}
+
+#: What withdrawing does, said before the button.
+WITHDRAW_WORDS = {
+    ClaimKind.BLUR_ME: "Withdrawing does NOT un-blur your face: it stays blurred. Only a "
+                       "request “I agree to be shown”, checked by a moderator, can ever "
+                       "un-blur it.",
+    ClaimKind.MISSED_FACE: "Withdrawing does NOT remove the blur: the face you marked "
+                           "stays blurred.",
+    ClaimKind.SHOW_ME: "The moderators stop looking at your request. Your face stays "
+                       "blurred.",
+    ClaimKind.REMOVE_PHOTO: "The photo comes back where it was (on the review page, or in "
+                            "the public archive if it was released), unless another request "
+                            "keeps it hidden.",
+    ClaimKind.TAKEDOWN: "The photo comes back in the public archive, unless another "
+                        "request keeps it hidden.",
+}
+WITHDRAW_VERIFIED_SHOW = ("Your face is blurred again at once, and the public version of the "
+                          "photo is made again.")
+
+
+@dataclass
+class FaceView:
+    """A face as the photo page draws it: numbered, placed in percent of the image."""
+
+    id: int
+    number: int
+    box: str  # "left top width height", in percent
+    where: str
+    shown: bool
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    # These pages hold a review token or a receipt secret: never cached or indexed, and
+    # the header's policy sends no Referer anywhere (see templates/attend/layout.html).
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers.pop("ETag", None)
+    response.headers.pop("Last-Modified", None)
+    return response
+
+
+# --- lookups ------------------------------------------------------------------------------
+
+
+def _event(token: str) -> Event:
+    event = claims.event_by_review_token(token)
+    if event is None:
+        abort(404)
+    return event
+
+
+def _shown_here() -> object:
+    return Photo.state.in_(claims.CLAIMABLE_STATES)
+
+
+def _claimable(event: Event, ref: str) -> Photo:
+    """A photo of the event that the review page shows (in review or released)."""
+    photo = db.session.scalars(
+        select(Photo).where(Photo.ref == ref, Photo.event_id == event.id, _shown_here())
+        .options(selectinload(Photo.faces))).first()
+    if photo is None or not photo.derivative_key:
+        abort(404)
+    return photo
+
+
+def _viewable(photo: Photo) -> bool:
+    """May the review page, or a receipt, show this photo's public files now? Not while
+    a re-render is pending: the current files predate the last change of its faces."""
+    return (photo.state in claims.CLAIMABLE_STATES and not photo.render_pending
+            and bool(photo.derivative_key and photo.thumb_key))
+
+
+def _public_photo(ref: str) -> Photo:
+    photo = db.session.scalars(
+        select(Photo).where(Photo.ref == ref, Photo.state == PhotoState.RELEASED)
+        .options(selectinload(Photo.claims))).first()
+    if photo is None or not release.is_public(photo):
+        abort(404)
+    return photo
+
+
+def _claim(secret: str) -> Claim:
+    claim = claims.find_by_secret(secret)
+    if claim is None:
+        abort(404)
+    return claim
+
+
+def _media_name(key: str | None) -> str | None:
+    return key.removeprefix("public/") if key else None
+
+
+def _send_jpeg(key: str) -> Response:
+    return send_file(get_store().path_for(key), mimetype="image/jpeg", max_age=0,
+                     etag=False, conditional=False)
+
+
+def _where(photo: Photo, face: Face) -> str:
+    """Roughly where a face is, in words (the list's hint when script is off)."""
+    cx = (face.x1 + face.x2) / 2 / (photo.width or 1)
+    cy = (face.y1 + face.y2) / 2 / (photo.height or 1)
+    across = "left" if cx < 1 / 3 else "right" if cx > 2 / 3 else "centre"
+    down = "top" if cy < 1 / 3 else "bottom" if cy > 2 / 3 else "middle"
+    if across == "centre" and down == "middle":
+        return "in the centre"
+    return f"{down} {across}"
+
+
+def _face_views(photo: Photo) -> list[FaceView]:
+    w, h = photo.width or 1, photo.height or 1
+    views = []
+    for number, f in enumerate(photo.faces, start=1):
+        box = (100 * f.x1 / w, 100 * f.y1 / h, 100 * (f.x2 - f.x1) / w,
+               100 * (f.y2 - f.y1) / h)
+        views.append(FaceView(id=f.id, number=number, box=" ".join(f"{v:.3f}" for v in box),
+                              where=_where(photo, f), shown=f.decision == FaceDecision.SHOW))
+    return views
+
+
+def _face_number(claim: Claim) -> int | None:
+    if claim.face is None:
+        return None
+    for number, f in enumerate(claim.photo.faces, start=1):
+        if f.id == claim.face_id:
+            return number
+    return None
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+# --- the review page ----------------------------------------------------------------------
+
+
+@bp.route("/r/<token>")
+def review(token: str):
+    event = _event(token)
+    query = (select(Photo).where(Photo.event_id == event.id, _shown_here())
+             .order_by(Photo.created_at.desc(), Photo.id.desc()))
+    after = request.args.get("after")
+    if after:
+        anchor = db.session.execute(
+            select(Photo.created_at, Photo.id)
+            .where(Photo.ref == after, Photo.event_id == event.id, _shown_here())).first()
+        if anchor is None:
+            abort(404)
+        query = query.where(tuple_(Photo.created_at, Photo.id) < tuple_(*anchor))
+    page = db.session.scalars(query.limit(PAGE_SIZE + 1)).all()
+    more = len(page) > PAGE_SIZE
+    page = page[:PAGE_SIZE]
+    next_url = url_for("attend.review", token=token, after=page[-1].ref) if more else None
+    return render_template("attend/review.html", event=event, token=token, photos=page,
+                           next_url=next_url, viewable=_viewable, media_name=_media_name,
+                           EXPLAIN=claims.EXPLAIN, first_page=not after)
+
+
+@bp.route("/r/<token>/media/<name>")
+def media(token: str, name: str):
+    """A derivative or thumbnail of a photo the review page shows (the public /media/
+    route serves released photos only)."""
+    event = _event(token)
+    if not _MEDIA_NAME.match(name):
+        abort(404)
+    key = f"public/{name}"
+    photo = db.session.scalars(
+        select(Photo).where(or_(Photo.derivative_key == key, Photo.thumb_key == key),
+                            Photo.event_id == event.id, _shown_here())).first()
+    if photo is None or not _viewable(photo):
+        abort(404)
+    return _send_jpeg(key)
+
+
+def _photo_page(event: Event, token: str, photo: Photo, message: str | None = None,
+                status: int = 200):
+    form = request.form if request.method == "POST" else {}
+    return render_template(
+        "attend/photo.html", event=event, token=token, photo=photo,
+        faces=_face_views(photo), viewable=_viewable(photo), media_name=_media_name,
+        public=release.is_public(photo), EXPLAIN=claims.EXPLAIN, message=message,
+        chosen_face=_int(form.get("face")), chosen_kind=form.get("kind"),
+        details=form.get("details", ""), min_box=claims.MIN_BOX), status
+
+
+@bp.route("/r/<token>/photos/<ref>")
+def photo(token: str, ref: str):
+    event = _event(token)
+    return _photo_page(event, token, _claimable(event, ref))
+
+
+def _gone(event: Event | None, token: str | None):
+    return render_template(
+        "attend/message.html", title="This photo is not here any more",
+        message="This photo is no longer on the review page: it is hidden or was removed. "
+                "Nothing was recorded.", event=event, token=token), 404
+
+
+@bp.route("/r/<token>/photos/<ref>/claims", methods=["POST"])
+def claim(token: str, ref: str):
+    event = _event(token)
+    photo = db.session.scalars(
+        select(Photo).where(Photo.ref == ref, Photo.event_id == event.id)
+        .options(selectinload(Photo.faces))).first()
+    if photo is None:
+        abort(404)
+    if photo.state not in claims.CLAIMABLE_STATES or not photo.derivative_key:
+        return _gone(event, token)
+    kind = request.form.get("kind", "")
+    if kind not in ATTENDEE_KINDS:
+        return _photo_page(event, token, photo, "Choose one of the choices below.", 400)
+    face = _int(request.form.get("face"))
+    if kind in claims.FACE_KINDS and face is None:
+        return _photo_page(event, token, photo, "Choose a face first: tap it on the photo, "
+                                                "or pick its number in the list.", 400)
+    box = None
+    if kind == ClaimKind.MISSED_FACE:
+        box = tuple(request.form.get(k) for k in ("x1", "y1", "x2", "y2"))
+    limited = hit_claim_limit()
+    try:
+        receipt = claims.make_claim(photo, kind, face=face, box=box,
+                                    details=request.form.get("details"), source="attendee",
+                                    client_limited=limited)
+    except claims.ClaimRefused as err:
+        db.session.rollback()  # nothing of the refused claim may stay in the session
+        photo = db.session.get(Photo, photo.id)
+        if photo is None or photo.state not in claims.CLAIMABLE_STATES:
+            return _gone(event, token)
+        return _photo_page(event, token, photo, str(err), 400)
+    except claims.ClaimsLimited as err:
+        if err.hidden:
+            return render_template("attend/limited.html", message=str(err), event=event,
+                                   token=token)
+        return _photo_page(event, token, photo, str(err), 429)
+    return _receipt_made(receipt, back=url_for("attend.review", token=token),
+                         back_words=f"Back to the photos of {event.name}")
+
+
+def _receipt_made(receipt: claims.Receipt, back: str, back_words: str):
+    """The receipt link, shown this once (the archive keeps only its hash). Rendered in
+    the POST's own answer: the secret is never in a redirect or a query string."""
+    claim = receipt.claim
+    kind = ClaimKind(claim.kind)
+    return render_template(
+        "attend/receipt_new.html", claim=claim, kind_words=KIND_WORDS[kind],
+        face_number=_face_number(claim), next_words=NEXT_WORDS[kind],
+        receipt_url=url_for("attend.receipt", secret=receipt.secret, _external=True),
+        back=back, back_words=back_words)
+
+
+# --- receipts -----------------------------------------------------------------------------
+
+
+def status_words(claim: Claim) -> str:
+    return (STATUS_WORDS.get((claim.status, claim.kind))
+            or STATUS_WORDS.get((claim.status, None)) or claim.status)
+
+
+def _withdraw_words(claim: Claim) -> str | None:
+    """What withdrawing would do, or None if the claim can no longer be withdrawn."""
+    if claim.kind == ClaimKind.SHOW_ME and claim.status == ClaimStatus.VERIFIED:
+        return WITHDRAW_VERIFIED_SHOW
+    if claim.status in (ClaimStatus.OPEN, ClaimStatus.APPLIED):
+        return WITHDRAW_WORDS[ClaimKind(claim.kind)]
+    return None
+
+
+def _receipt_page(secret: str, claim: Claim, message: str | None = None, status: int = 200):
+    photo = claim.photo
+    faces = _face_views(photo) if _viewable(photo) else []
+    mark = next((f for f in faces if f.id == claim.face_id), None)
+    return render_template(
+        "attend/receipt.html", claim=claim, secret=secret,
+        kind_words=KIND_WORDS[ClaimKind(claim.kind)], status_words=status_words(claim),
+        face_number=_face_number(claim), show_photo=_viewable(photo), mark=mark,
+        decided=claim.decided_at is not None and claim.status != ClaimStatus.WITHDRAWN,
+        can_note=claim.status in (ClaimStatus.OPEN, ClaimStatus.APPLIED),
+        withdraw_words=_withdraw_words(claim),
+        ask_contact=claims.mail_enabled() and claim.status == ClaimStatus.OPEN,
+        takedown_reasons=claims.TAKEDOWN_REASONS, message=message), status
+
+
+@bp.route("/receipt/<secret>")
+def receipt(secret: str):
+    return _receipt_page(secret, _claim(secret))
+
+
+@bp.route("/receipt/<secret>/photo.jpg")
+def receipt_photo(secret: str):
+    """The photo's current thumbnail, while the review page could show it; no review
+    token needed (nor revealed)."""
+    photo = _claim(secret).photo
+    if not _viewable(photo):
+        abort(404)
+    return _send_jpeg(photo.thumb_key)
+
+
+def _back_to_receipt(secret: str):
+    return redirect(url_for("attend.receipt", secret=secret), code=303)
+
+
+@bp.route("/receipt/<secret>/note", methods=["POST"])
+def receipt_note(secret: str):
+    claim = _claim(secret)
+    try:
+        claims.add_note(claim, request.form.get("note", ""))
+    except claims.ClaimRefused as err:
+        db.session.rollback()
+        return _receipt_page(secret, _claim(secret), str(err), 400)
+    flash("Your note was added. The moderators will read it.", "info")
+    return _back_to_receipt(secret)
+
+
+@bp.route("/receipt/<secret>/contact", methods=["POST"])
+def receipt_contact(secret: str):
+    claim = _claim(secret)
+    if not claims.mail_enabled():
+        abort(404)
+    try:
+        claims.set_contact(claim, request.form.get("contact", ""))
+    except claims.ClaimRefused as err:
+        db.session.rollback()
+        return _receipt_page(secret, _claim(secret), str(err), 400)
+    if claim.contact:
+        flash("Thank you: we will write to you once, when a moderator has decided, and "
+              "then erase your address.", "info")
+    else:
+        flash("No address is kept for this request.", "info")
+    return _back_to_receipt(secret)
+
+
+@bp.route("/receipt/<secret>/withdraw", methods=["POST"])
+def receipt_withdraw(secret: str):
+    claim = _claim(secret)
+    try:
+        claims.withdraw(claim)
+    except claims.ClaimRefused as err:
+        db.session.rollback()
+        return _receipt_page(secret, _claim(secret), str(err), 400)
+    flash("Your request is withdrawn.", "info")
+    return _back_to_receipt(secret)
+
+
+# --- takedown (public) --------------------------------------------------------------------
+
+
+@bp.route("/photos/<ref>/takedown", methods=["GET", "POST"])
+def takedown(ref: str):
+    photo = _public_photo(ref)
+    message, status = None, 200
+    if request.method == "POST":
+        limited = hit_claim_limit()
+        try:
+            receipt = claims.make_claim(photo, ClaimKind.TAKEDOWN,
+                                        reason_code=request.form.get("reason_code"),
+                                        details=request.form.get("details"), source="public",
+                                        client_limited=limited)
+        except claims.ClaimRefused as err:
+            db.session.rollback()
+            photo = _public_photo(ref)
+            message, status = str(err), 400
+        except claims.ClaimsLimited as err:
+            if err.hidden:
+                return render_template("attend/limited.html", message=str(err), event=None,
+                                       token=None)
+            message, status = str(err), 429
+        else:
+            return _receipt_made(receipt, back=url_for("gallery.index"),
+                                 back_words="Back to the archive")
+    form = request.form if request.method == "POST" else {}
+    return render_template(
+        "attend/takedown.html", photo=photo, store=get_store(),
+        reasons=claims.TAKEDOWN_REASONS, explain=claims.EXPLAIN[ClaimKind.TAKEDOWN],
+        message=message, chosen=form.get("reason_code"), details=form.get("details", "")
+    ), status

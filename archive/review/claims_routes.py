@@ -1,0 +1,249 @@
+"""The moderators' side of claims: the queue, one claim, its decisions, the face crop.
+
+Views stay thin: every decision goes through :mod:`archive.claims`, whose
+:class:`~archive.claims.ClaimRefused` messages are flashed as they are. The face is shown
+cropped from the private master, made in memory for each request and never stored or
+cached (moderators only, ``Cache-Control: private, no-store``).
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response as BaseResponse
+
+from .. import claims, release
+from ..access import moderator_required
+from ..extensions import db
+from ..models import Claim, ClaimKind, ClaimStatus, Face, Photo, utcnow
+from ..photos import get_store
+from . import bp
+from .routes import _photo
+
+#: Each kind of claim in words (moderators and photographers).
+KIND_WORDS = {
+    ClaimKind.SHOW_ME: "“This is me: I agree to be shown”",
+    ClaimKind.BLUR_ME: "“This is me: keep me blurred”",
+    ClaimKind.REMOVE_PHOTO: "“Remove this photo” (from the review link)",
+    ClaimKind.MISSED_FACE: "A face the detector missed",
+    ClaimKind.TAKEDOWN: "Takedown request (from the public page)",
+}
+#: Each status in words.
+STATUS_WORDS = {
+    ClaimStatus.OPEN: "waiting for a moderator",
+    ClaimStatus.APPLIED: "applied at once",
+    ClaimStatus.VERIFIED: "verified: the face is shown",
+    ClaimStatus.DECLINED: "declined",
+    ClaimStatus.CONFIRMED: "confirmed: the photo was deleted for good",
+    ClaimStatus.REJECTED: "rejected: the photo was put back",
+    ClaimStatus.WITHDRAWN: "withdrawn",
+}
+#: Where a claim came from (moderators only; photographers never see it).
+SOURCE_WORDS = {
+    "attendee": "an attendee (the event's review link)",
+    "public": "the public (a takedown request)",
+    "photographer": "the photographer (a release obtained in person)",
+}
+#: Claims listed below the queue, for information: they took effect at once.
+APPLIED_KINDS = (ClaimKind.BLUR_ME, ClaimKind.MISSED_FACE)
+#: The crop around a face: this share of the box on every side, then scaled so that its
+#: longest side is between these sizes (a 10 px face is still visible).
+CROP_MARGIN = 0.4
+CROP_MIN_SIDE = 160
+CROP_MAX_SIDE = 480
+
+
+def age_words(when: datetime | None, now: datetime | None = None) -> str:
+    """How long ago, in words: "3 days", "5 hours", "12 minutes"."""
+    if when is None:
+        return ""
+    seconds = max(0, int(((now or utcnow()) - when).total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'' if n == 1 else 's'}"
+    return "less than a minute"
+
+
+def face_number(face: Face | None) -> int | None:
+    """The face's number on the photo's pages (1-based, in the order of its boxes)."""
+    if face is None:
+        return None
+    for n, f in enumerate(face.photo.faces, 1):
+        if f.id == face.id:
+            return n
+    return None
+
+
+def _claim(claim_id: int) -> Claim:
+    claim = db.session.get(Claim, claim_id)
+    if claim is None:
+        abort(404)
+    return claim
+
+
+def _back(claim: Claim) -> BaseResponse:
+    return redirect(url_for("review.claim", claim_id=claim.id))
+
+
+def _refused(err: Exception) -> None:
+    """Drop whatever the refused call had changed, and say why."""
+    db.session.rollback()
+    flash(str(err), "error")
+
+
+@bp.route("/claims")
+@moderator_required
+def claims_queue():
+    waiting = db.session.scalars(
+        select(Claim).where(Claim.status == ClaimStatus.OPEN)
+        .options(selectinload(Claim.photo).selectinload(Photo.event))
+        .order_by(Claim.created_at, Claim.id).limit(500)).all()
+    applied = db.session.scalars(
+        select(Claim).where(Claim.status == ClaimStatus.APPLIED,
+                            Claim.kind.in_(APPLIED_KINDS))
+        .options(selectinload(Claim.photo).selectinload(Photo.event))
+        .order_by(Claim.created_at.desc(), Claim.id.desc()).limit(50)).all()
+    return render_template("review/claims.html", waiting=waiting, applied=applied,
+                           kind_words=KIND_WORDS, source_words=SOURCE_WORDS,
+                           age_words=age_words, now=utcnow())
+
+
+@bp.route("/claims/<int:claim_id>")
+@moderator_required
+def claim(claim_id: int):
+    c = _claim(claim_id)
+    photo = c.photo
+    others = [o for o in photo.claims if o.id != c.id and o.status == ClaimStatus.OPEN]
+    return render_template(
+        "review/claim.html", claim=c, photo=photo, face=c.face, face_no=face_number(c.face),
+        others=others, kind_words=KIND_WORDS, status_words=STATUS_WORDS,
+        source_words=SOURCE_WORDS, verify_how=claims.VERIFY_HOW,
+        takedown_reasons=claims.TAKEDOWN_REASONS, age_words=age_words,
+        blockers=release.blockers(photo), is_public=release.is_public(photo),
+        max_text=claims.MAX_TEXT)
+
+
+@bp.route("/photos/<ref>/faces/<int:face_id>.jpg")
+@moderator_required
+def face_crop(ref: str, face_id: int):
+    """One face cropped from the private master, with a margin: made in memory for each
+    request, never written to disk, never cached."""
+    photo = _photo(ref)
+    face = next((f for f in photo.faces if f.id == face_id), None)
+    if face is None or not photo.master_key:
+        abort(404)
+    with get_store().open(photo.master_key) as fh, Image.open(fh) as master:
+        width, height = master.size
+        margin_x = (face.x2 - face.x1) * CROP_MARGIN
+        margin_y = (face.y2 - face.y1) * CROP_MARGIN
+        box = (max(0, int(face.x1 - margin_x)), max(0, int(face.y1 - margin_y)),
+               min(width, int(face.x2 + margin_x + 1)), min(height, int(face.y2 + margin_y + 1)))
+        if box[2] <= box[0] or box[3] <= box[1]:
+            abort(404)
+        crop = master.crop(box).convert("RGB")
+    side = max(crop.size)
+    scale = (CROP_MIN_SIDE / side if side < CROP_MIN_SIDE
+             else CROP_MAX_SIDE / side if side > CROP_MAX_SIDE else 1.0)
+    if scale != 1.0:
+        crop = crop.resize((max(1, round(crop.width * scale)), max(1, round(crop.height * scale))),
+                           Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    crop.save(out, "JPEG", quality=90)  # no EXIF, ICC or comment: Pillow adds none
+    response = Response(out.getvalue(), mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _form_text(name: str) -> str:
+    return (request.form.get(name) or "").strip()
+
+
+@bp.route("/claims/<int:claim_id>/verify", methods=["POST"])
+@moderator_required
+def verify_claim(claim_id: int):
+    c = _claim(claim_id)
+    override = request.form.get("override_lock") in ("1", "y", "on", "true")
+    try:
+        claims.verify_show_me(c, current_user, _form_text("how"), _form_text("note") or None,
+                              override_lock=override)
+    except claims.ClaimRefused as err:
+        _refused(err)
+        return _back(c)
+    number = face_number(c.face)
+    flash(f"Verified: face {number} is shown in the public version as soon as it has been "
+          "made again (it is not public until then).", "info")
+    return redirect(url_for("review.claims_queue"))
+
+
+@bp.route("/claims/<int:claim_id>/decline", methods=["POST"])
+@moderator_required
+def decline_claim(claim_id: int):
+    c = _claim(claim_id)
+    try:
+        claims.decline(c, current_user, _form_text("reason"))
+    except claims.ClaimRefused as err:
+        _refused(err)
+        return _back(c)
+    flash("Declined: the face stays obscured. The person who asked can read your reason.",
+          "info")
+    return redirect(url_for("review.claims_queue"))
+
+
+@bp.route("/claims/<int:claim_id>/confirm", methods=["POST"])
+@moderator_required
+def confirm_claim(claim_id: int):
+    c = _claim(claim_id)
+    ref = c.photo.ref
+    try:
+        claims.confirm_removal(c, current_user, _form_text("reason") or None)
+    except claims.ClaimRefused as err:
+        _refused(err)
+        return _back(c)
+    flash(f"Confirmed: photo {ref} is deleted for good. Every file of it (the master, the "
+          "public version and the thumbnails) is gone; only the audit entry remains.", "info")
+    return redirect(url_for("review.claims_queue"))
+
+
+@bp.route("/claims/<int:claim_id>/reject", methods=["POST"])
+@moderator_required
+def reject_claim(claim_id: int):
+    c = _claim(claim_id)
+    try:
+        claims.reject_removal(c, current_user, _form_text("reason"))
+    except claims.ClaimRefused as err:
+        _refused(err)
+        return _back(c)
+    photo = c.photo
+    where = ("public again" if release.is_public(photo)
+             else f"back in {photo.state.replace('_', ' ')}")
+    flash(f"Rejected: photo {photo.ref} is {where}. The person who asked can read your "
+          "reason.", "info")
+    return redirect(url_for("review.claims_queue"))
+
+
+@bp.route("/photos/<ref>/release-hold", methods=["POST"])
+@moderator_required
+def release_hold(ref: str):
+    photo = _photo(ref)
+    if not photo.hold_reason:
+        flash("This photo is not held.", "error")
+        return redirect(url_for("review.queue"))
+    try:
+        claims.release_hold(photo, current_user, _form_text("reason") or None)
+    except claims.ClaimRefused as err:
+        _refused(err)
+        return redirect(url_for("review.queue"))
+    if release.must_hide(photo):
+        flash(f"The hold on photo {ref} is released; it stays hidden while a removal "
+              "request is open.", "info")
+    else:
+        flash(f"The hold on photo {ref} is released: it is {photo.state.replace('_', ' ')} "
+              "again.", "info")
+    return redirect(url_for("review.queue"))
