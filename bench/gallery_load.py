@@ -33,7 +33,9 @@ Run from the repository root (not part of the test suite)::
     .venv/bin/python bench/gallery_load.py --no-page-cache      # the app without its cache
 
 ``--servers WxT`` means W gunicorn worker processes with T threads each (T=1: the sync
-worker; T>1: gthread). ``--profile`` also samples one worker with py-spy (if installed)
+worker; T>1: gthread), started with the options ``protest-archive serve`` uses (no
+keep-alive, see ``archive.cli_commands.gunicorn_options``); 4x4 is its default on two
+cores. ``--profile`` also samples one worker with py-spy (if installed)
 while the first event page is under load and prints where the time goes.
 
 The database, the temporary folders and gunicorn are removed/stopped at the end, also
@@ -294,9 +296,10 @@ def free_port() -> int:
 
 
 def start_gunicorn(env: dict, port: int, workers: int, threads: int) -> subprocess.Popen:
+    from archive.cli_commands import gunicorn_options  # what `protest-archive serve` runs
+
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-           "--workers", str(workers), "--threads", str(threads),
-           "--log-level", "warning", "archive.wsgi:app"]
+           *gunicorn_options(workers, threads), "archive.wsgi:app"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -483,7 +486,7 @@ def summarise_pyspy(raw: str, top: int = 25) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=int, default=100_000)
-    parser.add_argument("--servers", default="2x4,2x1,3x2",
+    parser.add_argument("--servers", default="4x4,2x4,2x1",
                         help="gunicorn settings to try, WORKERSxTHREADS, comma separated")
     parser.add_argument("--duration", type=int, default=10, help="seconds per URL")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of load first")
