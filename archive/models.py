@@ -358,6 +358,21 @@ class AuditEntry(db.Model):
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class AuditHead(db.Model):
+    """One row (id 1): the hash of the newest audit entry. Appending locks it (an UPDATE
+    of the row, as the transaction's last step before COMMIT), so that two decisions made
+    at the same moment chain one after the other instead of both after the same entry."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+event.listen(AuditHead.__table__, "after_create",
+             DDL("INSERT INTO audit_head (id, last_hash) VALUES (1, '" + "0" * 64 + "')"))
+
+
 class PublicState(db.Model):
     """One row (id 1): a counter raised in the same transaction as every change to what
     the public pages show (``archive.gallery.cache`` watches the session). A web
