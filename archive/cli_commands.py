@@ -19,7 +19,7 @@ FIRST_ADMIN = "admin@archive.local"
 
 
 def register(app: Flask) -> None:
-    for command in (init_db, create_admin, worker, start, serve, ingest):
+    for command in (init_db, create_admin, worker, start, serve, ingest, audit_verify):
         app.cli.add_command(command)
 
 
@@ -35,6 +35,28 @@ def init_db() -> None:
     """Create or upgrade the database to the newest schema."""
     _upgrade()
     click.echo("The database is at the newest revision.")
+
+
+@click.command("audit-verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Check the audit log's hash chain; name the first entry that was edited, or that
+    follows a deleted one. Exits 1 if the chain is broken."""
+    from sqlalchemy import func, select
+
+    from .audit import verify
+    from .extensions import db
+    from .models import AuditEntry
+
+    broken = verify()
+    count = db.session.scalar(select(func.count(AuditEntry.id)))
+    if broken is None:
+        click.echo(f"The audit log holds: {count} entries, each chained to the one before.")
+        return
+    click.echo(f"The audit log is broken at entry {broken.id} ({broken.action} on "
+               f"{broken.object_type} {broken.object_id}, {broken.at:%Y-%m-%d %H:%M:%S} UTC): "
+               "it was edited, or an entry before it was deleted.", err=True)
+    sys.exit(1)
 
 
 @click.command("create-admin")

@@ -358,6 +358,33 @@ class AuditEntry(db.Model):
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+#: Triggers that refuse any change to an audit entry but its insertion. The application
+#: never updates or deletes one; whoever edits the database by hand must first drop
+#: these, and ``protest-archive audit-verify`` then finds the edit. (Migration 0006
+#: creates the same for existing databases.)
+AUDIT_APPEND_ONLY = {
+    "sqlite": [
+        "CREATE TRIGGER audit_entries_no_update BEFORE UPDATE ON audit_entries "
+        "BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END",
+        "CREATE TRIGGER audit_entries_no_delete BEFORE DELETE ON audit_entries "
+        "BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION audit_entries_append_only() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'audit entries are append-only'; END $$",
+        "CREATE TRIGGER audit_entries_no_change BEFORE UPDATE OR DELETE ON audit_entries "
+        "FOR EACH ROW EXECUTE FUNCTION audit_entries_append_only()",
+        "CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON audit_entries "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_append_only()",
+    ],
+}
+for _dialect, _statements in AUDIT_APPEND_ONLY.items():
+    for _sql in _statements:
+        event.listen(AuditEntry.__table__, "after_create",
+                     DDL(_sql.replace("%", "%%")).execute_if(dialect=_dialect))
+
+
 class AuditHead(db.Model):
     """One row (id 1): the hash of the newest audit entry. Appending locks it (an UPDATE
     of the row, as the transaction's last step before COMMIT), so that two decisions made
