@@ -27,7 +27,8 @@ from sqlalchemy.orm import selectinload
 from .. import claims, release
 from ..client_limits import hit_claim_limit
 from ..extensions import db
-from ..models import Claim, ClaimKind, ClaimStatus, Event, Face, FaceDecision, Photo, PhotoState
+from ..gallery.routes import public_photo_or_404
+from ..models import Claim, ClaimKind, ClaimStatus, Event, Face, FaceDecision, Photo
 from ..photos import get_store
 from . import bp
 
@@ -150,15 +151,6 @@ def _viewable(photo: Photo) -> bool:
     a re-render is pending: the current files predate the last change of its faces."""
     return (photo.state in claims.CLAIMABLE_STATES and not photo.render_pending
             and bool(photo.derivative_key and photo.thumb_key))
-
-
-def _public_photo(ref: str) -> Photo:
-    photo = db.session.scalars(
-        select(Photo).where(Photo.ref == ref, Photo.state == PhotoState.RELEASED)
-        .options(selectinload(Photo.claims))).first()
-    if photo is None or not release.is_public(photo):
-        abort(404)
-    return photo
 
 
 def _claim(secret: str) -> Claim:
@@ -430,7 +422,7 @@ def receipt_withdraw(secret: str):
 
 @bp.route("/photos/<ref>/takedown", methods=["GET", "POST"])
 def takedown(ref: str):
-    photo = _public_photo(ref)
+    photo = public_photo_or_404(ref)
     message, status = None, 200
     if request.method == "POST":
         limited = hit_claim_limit()
@@ -441,7 +433,7 @@ def takedown(ref: str):
                                         client_limited=limited)
         except claims.ClaimRefused as err:
             db.session.rollback()
-            photo = _public_photo(ref)
+            photo = public_photo_or_404(ref)
             message, status = str(err), 400
         except claims.ClaimsLimited as err:
             if err.hidden:

@@ -20,7 +20,7 @@ def _released() -> object:
     return Photo.state == PhotoState.RELEASED
 
 
-def _public_photo(ref: str) -> Photo:
+def public_photo_or_404(ref: str) -> Photo:
     """The photo with everything its page and :func:`release.is_public` read, in two
     queries (the photo with its event and photographer, then its claims). Only a photo
     the gallery lists (released) that the rule still finds public has a page."""
@@ -78,13 +78,13 @@ def event(slug: str):
 @bp.route("/photos/<ref>")
 @public_page()
 def photo(ref: str):
-    p = _public_photo(ref)
+    p = public_photo_or_404(ref)
     return render_template("gallery/photo.html", photo=p, store=get_store())
 
 
 @bp.route("/photos/<ref>/download")
 def download(ref: str):
-    p = _public_photo(ref)
+    p = public_photo_or_404(ref)
     response = send_file(get_store().path_for(p.derivative_key), mimetype="image/jpeg",
                          as_attachment=True, download_name=f"archive-{p.ref}.jpg",
                          max_age=3600)
