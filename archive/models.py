@@ -165,6 +165,11 @@ class Event(db.Model):
     #: A photographer's recorded release counts as verified consent without a moderator.
     allow_photographer_releases: Mapped[bool] = mapped_column(default=False)
     licence: Mapped[str] = mapped_column(String(80), default="CC BY-NC 4.0")
+    #: Retention: delete a released photo's private master this many days after its
+    #: release (None keeps masters until someone deletes the photo).
+    purge_masters_after_days: Mapped[int | None] = mapped_column(default=30)
+    #: Retention: delete every file of a rejected photo at once.
+    purge_rejected: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     photographers: Mapped[list[User]] = relationship(
@@ -219,6 +224,15 @@ class Photo(db.Model):
     metadata_found: Mapped[dict | None] = mapped_column(JSON)
     #: Faces the detector still found in the public derivative (None: not run yet).
     self_check_faces: Mapped[int | None]
+    #: Those faces' boxes and scores in the derivative's pixels, for the moderator.
+    self_check_boxes: Mapped[list | None] = mapped_column(JSON)
+    #: A moderator looked at the self-check's findings and released anyway: the reason.
+    #: Cleared whenever the derivative is rendered again.
+    self_check_override: Mapped[str | None] = mapped_column(Text)
+    #: A moderator released before the event's claim window ended: the reason.
+    window_skip_reason: Mapped[str | None] = mapped_column(Text)
+    #: When retention deleted the private master (the public files stay).
+    master_purged_at: Mapped[datetime | None]
     #: Faces changed since the derivative was rendered: not public until it is again.
     render_pending: Mapped[bool] = mapped_column(default=False)
     #: Hidden by the archive itself (too many claims at once) until a moderator looks.

@@ -35,6 +35,16 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 
 
+def record_self_check(photo: Photo, leftover: list) -> None:
+    """Store what the self-check found in the current derivative (boxes and scores in
+    its pixels, for the moderator's page). A new derivative needs a new look, so any
+    earlier override is cleared."""
+    photo.self_check_faces = len(leftover)
+    photo.self_check_boxes = [[round(f.x1, 1), round(f.y1, 1), round(f.x2, 1),
+                               round(f.y2, 1), round(f.score, 3)] for f in leftover]
+    photo.self_check_override = None
+
+
 def sweep_discarded(photo: Photo) -> None:
     """Delete the files a previous run left listed, then forget them."""
     if photo.discard_keys:
@@ -162,7 +172,7 @@ def _process(photo_id: int) -> None:
     photo.upload_key = None
     photo.width, photo.height = outcome.width, outcome.height
     photo.metadata_found = outcome.metadata_removed
-    photo.self_check_faces = len(leftover)
+    record_self_check(photo, leftover)
     photo.state = PhotoState.IN_REVIEW
     photo.error = None
     photo.processed_at = utcnow()

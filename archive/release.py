@@ -1,16 +1,24 @@
 """When may a photo be public: the one rule, and the decisions that feed it.
 
-:func:`is_public` is the only judge. Every public page, file and feed asks it (or
-filters on ``state == released``, which only :func:`refresh` sets, from the same rule).
-Later issues add conditions here (open claims, the claim window, the self-check), never
-anywhere else.
+:func:`blockers` is the only judge (:func:`is_public` asks it). Every public page, file
+and feed asks it, or filters on ``state == released``, which only :func:`refresh` sets,
+from the same rule. A photo is public when all of these hold: processing finished; a
+moderator approved it; no removal request is open and the archive holds nothing back;
+its faces are rendered; the event's claim window has ended, or a moderator skipped it
+with a reason; and the self-check found no face left in the anonymised version, or a
+moderator looked and recorded an override. :func:`release_due` makes public the
+approved photos whose claim window has ended (a periodic task calls it).
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
+
 from . import audit
 from .extensions import db
-from .models import ClaimKind, ClaimStatus, Photo, PhotoState, User, utcnow
+from .models import ClaimKind, ClaimStatus, Event, Photo, PhotoState, User, utcnow
 
 #: Claims that hide a photo while open.
 REMOVAL_CLAIMS = (ClaimKind.REMOVE_PHOTO, ClaimKind.TAKEDOWN)
@@ -28,7 +36,33 @@ def must_hide(photo: Photo) -> bool:
     return open_removal(photo) or bool(photo.hold_reason)
 
 
-def blockers(photo: Photo) -> list[str]:
+#: The longest reason a moderator may record (skip, override, approve, reject).
+MAX_REASON = 2000
+
+
+def claim_window_ends(event: Event) -> datetime:
+    """The claim window runs to the end of the day ``claim_window_days`` after the
+    event (in UTC): attendees may ask for blurring or removal before anything is public."""
+    last_day: date = event.date + timedelta(days=max(0, event.claim_window_days or 0))
+    return datetime.combine(last_day + timedelta(days=1), time.min)
+
+
+def window_open(photo: Photo, now: datetime | None = None) -> bool:
+    """True while the event's claim window is open and no moderator skipped it."""
+    if photo.window_skip_reason:
+        return False
+    return (now or utcnow()) < claim_window_ends(photo.event)
+
+
+def self_check_blocks(photo: Photo) -> bool:
+    """The self-check has not run on the current derivative, or it found faces that no
+    moderator has looked at (an override is cleared whenever the derivative changes)."""
+    if photo.self_check_faces is None:
+        return True
+    return photo.self_check_faces > 0 and not photo.self_check_override
+
+
+def blockers(photo: Photo, now: datetime | None = None) -> list[str]:
     """Why ``photo`` is not public yet, in words; an empty list means it is public."""
     reasons = []
     if photo.state in (PhotoState.UPLOADED, PhotoState.PROCESSING):
@@ -51,14 +85,31 @@ def blockers(photo: Photo) -> list[str]:
         reasons.append(photo.hold_reason)
     if photo.render_pending:
         reasons.append("Its faces changed: the anonymised version is being made again.")
+    elif photo.derivative_key and photo.state not in (PhotoState.PURGED, PhotoState.REJECTED):
+        if photo.self_check_faces is None:
+            reasons.append("The self-check has not run on the anonymised version yet.")
+        elif self_check_blocks(photo):
+            n = photo.self_check_faces
+            reasons.append(
+                f"The self-check still found {n} face{'s' if n != 1 else ''} in the "
+                "anonymised version, outside the faces shown with consent. A moderator "
+                "must fix the boxes, or look and record why it is safe (an override).")
+    if photo.state not in (PhotoState.PURGED, PhotoState.REJECTED, PhotoState.FAILED) \
+            and window_open(photo, now):
+        ends = claim_window_ends(photo.event)
+        reasons.append(
+            f"The event's claim window is open until {ends:%d %B %Y} (UTC): attendees may "
+            "still ask for their face to be blurred or the photo removed. An approved "
+            "photo is released by itself when it ends; a moderator can skip the wait, "
+            "giving a reason.")
     return reasons
 
 
-def is_public(photo: Photo) -> bool:
-    return not blockers(photo)
+def is_public(photo: Photo, now: datetime | None = None) -> bool:
+    return not blockers(photo, now)
 
 
-def refresh(photo: Photo) -> None:
+def refresh(photo: Photo, now: datetime | None = None) -> None:
     """Bring ``state`` in line with :func:`is_public` (the gallery, feeds, API and review
     page filter on it). A photo with an open removal request or a hold is hidden; when
     neither is left it goes back to review, and is released again if approved. A photo
@@ -70,10 +121,10 @@ def refresh(photo: Photo) -> None:
         return
     if photo.state == PhotoState.HIDDEN:
         photo.state = PhotoState.IN_REVIEW
-    public = is_public(photo)
+    public = is_public(photo, now)
     if public and photo.state != PhotoState.RELEASED:
         photo.state = PhotoState.RELEASED
-        photo.released_at = photo.released_at or utcnow()
+        photo.released_at = photo.released_at or now or utcnow()
     elif not public and photo.state == PhotoState.RELEASED:
         photo.state = PhotoState.IN_REVIEW
 
@@ -83,16 +134,90 @@ def can_decide(photo: Photo) -> bool:
     return photo.state == PhotoState.IN_REVIEW
 
 
-def approve(photo: Photo, moderator: User, reason: str | None = None) -> None:
+def _reason(text: str | None, required: bool, what: str) -> str | None:
+    text = (text or "").strip() or None
+    if required and not text:
+        raise ValueError(f"{what}: please give a reason (it is kept in the audit log).")
+    if text and len(text) > MAX_REASON:
+        raise ValueError(f"The reason is too long (at most {MAX_REASON} characters).")
+    return text
+
+
+def approve(photo: Photo, moderator: User, reason: str | None = None,
+            skip_window: str | None = None) -> None:
+    """Approve ``photo``. It is public at once if nothing else blocks it; while the
+    claim window is open it waits for :func:`release_due`, unless ``skip_window`` gives
+    the moderator's reason to release before the window ends."""
     if not moderator.is_moderator:
         raise PermissionError("only moderators approve photos")
     if not can_decide(photo):
         raise ValueError("only a processed photo in review can be approved")
+    reason = _reason(reason, False, "Approve")
+    skip_window = _reason(skip_window, False, "Skip the claim window")
     photo.approved_at = utcnow()
     photo.approved_by_id = moderator.id
+    if skip_window:
+        _skip(photo, moderator, skip_window)
     refresh(photo)
     audit.record(moderator, "photo.approve", "photo", photo.ref, reason)
     db.session.commit()
+
+
+def _skip(photo: Photo, moderator: User, reason: str) -> None:
+    photo.window_skip_reason = reason
+    audit.record(moderator, "photo.skip_claim_window", "photo", photo.ref, reason)
+
+
+def skip_claim_window(photo: Photo, moderator: User, reason: str) -> None:
+    """Release before the claim window ends: a deliberate, recorded decision."""
+    if not moderator.is_moderator:
+        raise PermissionError("only moderators skip the claim window")
+    if photo.state not in REVIEWABLE:
+        raise ValueError("only a photo in review can skip the claim window")
+    _skip(photo, moderator, _reason(reason, True, "Skip the claim window"))
+    refresh(photo)
+    db.session.commit()
+
+
+def override_self_check(photo: Photo, moderator: User, reason: str) -> None:
+    """A moderator looked at what the self-check found and records why it may go public
+    (a poster, a face already shown with consent). A new render clears it."""
+    if not moderator.is_moderator:
+        raise PermissionError("only moderators override the self-check")
+    if photo.state not in REVIEWABLE:
+        raise ValueError("only a photo in review can have its self-check overridden")
+    if photo.render_pending or not photo.self_check_faces:
+        raise ValueError("There is nothing to override: the self-check found no face "
+                         "in the current anonymised version.")
+    photo.self_check_override = _reason(reason, True, "Override the self-check")
+    audit.record(moderator, "photo.override_self_check", "photo", photo.ref,
+                 photo.self_check_override)
+    refresh(photo)
+    db.session.commit()
+
+
+def release_due(now: datetime | None = None) -> list[str]:
+    """Release approved photos whose claim window has ended and that nothing else holds
+    back; returns their refs. Run by a periodic task: no moderator is needed then."""
+    now = now or utcnow()
+    waiting = db.session.scalars(
+        select(Photo).join(Photo.event)
+        .where(Photo.state == PhotoState.IN_REVIEW, Photo.approved_at.is_not(None))
+        .order_by(Photo.id)).all()
+    released = []
+    for photo in waiting:
+        if claim_window_ends(photo.event) > now and not photo.window_skip_reason:
+            continue
+        refresh(photo, now)
+        if photo.state == PhotoState.RELEASED:
+            audit.record(None, "photo.release", "photo", photo.ref,
+                         "approved earlier; the claim window ended")
+            released.append(photo.ref)
+    if released:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return released
 
 
 def reject(photo: Photo, moderator: User, reason: str | None = None) -> None:
@@ -100,6 +225,7 @@ def reject(photo: Photo, moderator: User, reason: str | None = None) -> None:
         raise PermissionError("only moderators reject photos")
     if not can_decide(photo):
         raise ValueError("only a processed photo in review can be rejected")
+    reason = _reason(reason, False, "Reject")
     photo.state = PhotoState.REJECTED
     photo.rejected_at = utcnow()
     photo.approved_at = None

@@ -30,6 +30,7 @@ from .imaging.faces import get_detector
 from .imaging.pipeline import PUBLIC_MAX_SIDE, render_public, self_check
 from .models import FaceDecision, Photo, PhotoState
 from .photos import delete_files, get_store, work_prefix, work_root
+from .processing import record_self_check
 from .storage import new_key
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ def rerender(photo_id: int) -> None:
     db.session.refresh(photo)
     old = [photo.derivative_key, photo.thumb_key]
     photo.derivative_key, photo.thumb_key = keys["derivative"], keys["thumb"]
-    photo.self_check_faces = len(leftover)
+    record_self_check(photo, leftover)
     again = face_signature(photo) != signature
     photo.render_pending = again
     photo.discard_keys = [k for k in old if k]

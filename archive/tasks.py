@@ -30,6 +30,18 @@ def recover_stalled() -> None:
         processing.sweep_leftovers()
 
 
+@huey.periodic_task(crontab(minute="*"))
+def release_due_photos() -> None:
+    """Every minute: make public the approved photos whose claim window has ended."""
+    from . import release
+
+    with app_context():
+        released = release.release_due()
+        if released:
+            logging.getLogger(__name__).info("released %d photos: their claim window ended",
+                                             len(released))
+
+
 @huey.on_startup()
 def _worker_started() -> None:
     """In each worker process: fresh database connections (never share a parent's
