@@ -44,6 +44,14 @@ def _env(name: str, default: str | None = None) -> str | None:
     return raw if raw not in (None, "") else default
 
 
+def _env_master_keys(name: str) -> tuple[str, ...]:
+    from archive.storage import BlobCipher
+
+    keys = tuple(k.strip() for k in (os.environ.get(name) or "").split(",") if k.strip())
+    BlobCipher.from_setting(keys)  # a malformed key raises ValueError (naming no key)
+    return keys
+
+
 class Config:
     """Defaults: embedded, nothing to install or start."""
 
@@ -63,6 +71,12 @@ class Config:
     #: A photo queued this long ago while the queue is empty was lost by the queue.
     QUEUE_LOST_SECONDS = _env_int("ARCHIVE_QUEUE_LOST_SECONDS", 120)
     UPLOADS = _env("ARCHIVE_UPLOADS", str(ROOT / "uploads"))
+    #: Encryption at rest of the private files (masters and uploads: the unobscured
+    #: faces), so that a copied disk or backup alone does not show them. Comma-separated
+    #: Fernet keys: the first encrypts, every one decrypts (``new,old`` while
+    #: ``protest-archive rotate-master-key`` runs). Empty: off. The same on every web
+    #: and worker process; a malformed key stops the start.
+    MASTER_KEYS = _env_master_keys("ARCHIVE_MASTER_KEYS")
     #: Where login rate-limit counters live: memory by default, or a ``redis://`` URL.
     RATELIMIT_STORAGE_URI = _env("ARCHIVE_RATELIMIT_URL", "memory://")
     LOGIN_RATE_LIMIT = _env("ARCHIVE_LOGIN_RATE_LIMIT", "10 per minute; 50 per hour")
@@ -120,6 +134,8 @@ class TestingConfig(Config):
     QUEUE_IMMEDIATE = True
     SECRET_KEY = "testing-only-not-secret"
     RATELIMIT_ENABLED = False
+    #: Off whatever the shell says: tests that encrypt pass their own keys.
+    MASTER_KEYS: tuple[str, ...] = ()
 
 
 def config_from(config: type | Mapping[str, Any] | None) -> dict[str, Any]:

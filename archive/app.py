@@ -33,6 +33,7 @@ from config import ROOT, config_from, imaging_settings
 from . import log_privacy, queue
 from .extensions import csrf, db, limiter, login_manager
 from .models import User
+from .storage import BlobCipher, UnreadableBlob
 
 
 class ArchiveRequest(Request):
@@ -114,6 +115,7 @@ def create_app(config: Any = None) -> Flask:
     try:
         # A bad ARCHIVE_OBSCURE_METHOD or MASK_SCALE stops the start, not every upload later.
         imaging_settings(app.config)
+        BlobCipher.from_setting(app.config.get("MASTER_KEYS"))  # a malformed key, too
     except ValueError as err:
         raise RuntimeError(f"configuration: {err}") from None
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -231,6 +233,14 @@ def _register_errors(app: Flask) -> None:
                                "in a minute: nothing you sent was half-saved.")
         response.headers["Retry-After"] = "30"
         return response
+
+    @app.errorhandler(UnreadableBlob)
+    def _no_key(err: UnreadableBlob):
+        # An encrypted master whose key is not configured: say so, never show bytes.
+        app.logger.error("a private file cannot be decrypted with the configured keys")
+        return _error(503, "This private file is encrypted with a key the archive does "
+                           "not have now. An admin must add that key to "
+                           "ARCHIVE_MASTER_KEYS.")
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):

@@ -17,7 +17,7 @@ from . import audit
 from .extensions import db
 from .imaging.reading import ImageRejected, sniff
 from .models import Event, Photo, PhotoState, User, utcnow
-from .storage import LocalBlobStore, new_key
+from .storage import BlobCipher, LocalBlobStore, new_key
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,9 @@ def get_store() -> LocalBlobStore:
     app = current_app
     store = app.extensions.get("blob_store")
     if store is None:
-        store = app.extensions["blob_store"] = LocalBlobStore(app.config["UPLOADS"])
+        cipher = BlobCipher.from_setting(app.config.get("MASTER_KEYS"))
+        store = app.extensions["blob_store"] = LocalBlobStore(app.config["UPLOADS"],
+                                                              cipher=cipher)
     return store
 
 
