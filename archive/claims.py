@@ -396,6 +396,10 @@ def verify_show_me(claim: Claim, moderator: User, how: str, note: str | None = N
     face = claim.face
     if face is None:
         raise ClaimRefused("The face of this request no longer exists.")
+    if not claim.photo.master_key:
+        raise ClaimRefused("The unblurred original of this photo was deleted (the event "
+                           "keeps originals only for a while after release), so no face "
+                           "in it can be shown any more. Decline the request instead.")
     if face.locked:
         if not override_lock:
             raise ClaimRefused("Someone asked for this face to stay blurred. Showing it "
@@ -431,13 +435,12 @@ def confirm_removal(claim: Claim, moderator: User, reason: str | None = None) ->
     _require_open(claim, ClaimKind.REMOVE_PHOTO, ClaimKind.TAKEDOWN)
     reason = _clean_text(reason)  # refused here, before any file goes, if too long
     photo = claim.photo
-    purge(photo, moderator, reason or "removal request confirmed")
-    for other in photo.claims:
+    for other in photo.claims:  # this one and any other open request: all done
         if other.status == ClaimStatus.OPEN:
             _close(other, ClaimStatus.CONFIRMED, moderator, reason)
             _erase_contact_after(other)
-    audit.record(moderator, "claim.confirm", "claim", claim.id, _clean_text(reason))
-    db.session.commit()
+    audit.record(moderator, "claim.confirm", "claim", claim.id, reason)
+    purge(photo, moderator, reason or "removal request confirmed")  # commits it all
 
 
 def reject_removal(claim: Claim, moderator: User, reason: str) -> None:
@@ -455,26 +458,26 @@ def reject_removal(claim: Claim, moderator: User, reason: str) -> None:
 
 
 def purge(photo: Photo, actor: User | None, reason: str | None) -> None:
-    """Delete every file of the photo (not just a flag); keep the row as ``purged``."""
-    from .photos import delete_files, sweep_work
+    """Delete every file of the photo (not just a flag); keep the row as ``purged``, for
+    receipts and the audit log. Retention's order: the row is switched first (it names
+    no file any more, and lists them all for deletion), then the files go, so a crash
+    never leaves a row naming a missing file. Open claims on it are closed."""
+    from . import retention
 
-    keys = photo.blob_keys()
-    photo.discard_keys = keys
-    db.session.commit()  # the keys are named before any file goes
-    sweep_work(photo)
-    delete_files(keys)
-    photo.upload_key = photo.master_key = photo.derivative_key = photo.thumb_key = None
-    photo.discard_keys = []
-    photo.faces = []
-    photo.state = PhotoState.PURGED
-    photo.render_pending = False
-    photo.hold_reason = None
+    retention.purge_photo(photo, actor, reason)
+
+
+def close_with_photo(photo: Photo, actor: User | None) -> None:
+    """The photo is being deleted: close its open claims (a removal is done, a consent
+    has nothing left to show) and send each one notification."""
     for claim in photo.claims:
-        # What claimants wrote about the photo goes with it; the rows keep only their
-        # kind and outcome, for the receipts (contacts go when each claim closes).
-        claim.details = claim.note = None
-    audit.record(actor, "photo.purge", "photo", photo.ref, reason)
-    db.session.commit()
+        if claim.status != ClaimStatus.OPEN:
+            continue
+        removal = claim.kind in release.REMOVAL_CLAIMS
+        _close(claim, ClaimStatus.CONFIRMED if removal else ClaimStatus.DECLINED, actor,
+               None)
+        claim.reason = claim.reason or "The photo was deleted from the archive."
+        _erase_contact_after(claim)
 
 
 # --- Photographers ------------------------------------------------------------------------

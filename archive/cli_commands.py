@@ -21,6 +21,9 @@ FIRST_ADMIN = "admin@archive.local"
 def register(app: Flask) -> None:
     for command in (init_db, create_admin, worker, start, serve, ingest, audit_verify):
         app.cli.add_command(command)
+    app.cli.add_command(purge)
+    app.cli.add_command(export)
+    app.cli.add_command(rotate_master_key)
 
 
 def _upgrade() -> None:
@@ -57,6 +60,45 @@ def audit_verify() -> None:
                f"{broken.object_type} {broken.object_id}, {broken.at:%Y-%m-%d %H:%M:%S} UTC): "
                "it was edited, or an entry before it was deleted.", err=True)
     sys.exit(1)
+
+
+@click.command("rotate-master-key")
+@with_appcontext
+def rotate_master_key() -> None:
+    """Encrypt every private file (masters, uploads) under the first key of
+    ARCHIVE_MASTER_KEYS: files under an older key are re-encrypted, plaintext ones
+    (from before encryption was on) encrypted, each replaced atomically. Safe to run
+    again, or after an interruption. Exits 1 if some file opens with no listed key."""
+    from . import audit
+    from .extensions import db
+    from .photos import get_store
+    from .storage import UnreadableBlob
+
+    store = get_store()
+    if store.cipher is None:
+        raise click.ClickException(
+            "ARCHIVE_MASTER_KEYS is not set, so there is no key to encrypt with. Set it "
+            "to the new key, then the old ones (comma-separated), and run this again.")
+    counts = {"rotated": 0, "encrypted": 0, "current": 0, "gone": 0}
+    unreadable = 0
+    for key in store.private_keys():
+        try:
+            counts[store.reencrypt(key)] += 1
+        except UnreadableBlob as err:
+            unreadable += 1
+            click.echo(str(err), err=True)
+    changed = counts["rotated"] + counts["encrypted"]
+    audit.record(None, "storage.rotate_master_key", "storage", "private", f"{changed} blobs")
+    db.session.commit()
+    click.echo(f"Private files now under the first key: {counts['rotated']} re-encrypted "
+               f"from an older key, {counts['encrypted']} encrypted (were plaintext), "
+               f"{counts['current']} already were; {counts['gone']} deleted meanwhile, "
+               f"{unreadable} unreadable.")
+    if unreadable:
+        click.echo(f"{unreadable} private files open with no key in ARCHIVE_MASTER_KEYS and "
+                   "were left as they were: add the key they were written with (after "
+                   "the first) and run this again.", err=True)
+        sys.exit(1)
 
 
 @click.command("create-admin")
@@ -174,6 +216,53 @@ def ingest(folder: str, slug: str, email: str) -> None:
                + f" (of {len(files)} files). The worker processes the queued photos.")
     if counts["refused"]:
         sys.exit(1)
+
+
+@click.command("purge")
+@with_appcontext
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+def purge(dry_run: bool) -> None:
+    """Apply the events' retention settings now (the worker does it every hour): delete
+    the unblurred originals of photos released long enough ago, and rejected photos."""
+    from . import retention
+
+    actions = retention.due()
+    for action in actions:
+        click.echo(action.line())
+    if dry_run:
+        click.echo(f"{len(actions)} action(s) due; nothing was deleted (--dry-run).")
+        return
+    done = retention.apply(actions)
+    click.echo(f"{len(done)} of {len(actions)} action(s) done."
+               + ("" if len(done) == len(actions) else
+                  " The others changed meanwhile; the next run looks at them again."))
+
+
+@click.command("export")
+@with_appcontext
+@click.argument("slug")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="The zip to write (replaced whole, or not at all).")
+def export(slug: str, out: str) -> None:
+    """Write an event's released photos (the anonymised versions) and a manifest of
+    their public facts (manifest.json, manifest.csv) to a zip. Nothing private goes in."""
+    from tqdm import tqdm
+
+    from .export import export_event, released_photos
+    from .extensions import db
+    from .models import Event
+
+    event = db.session.scalars(select(Event).where(Event.slug == slug)).first()
+    if event is None:
+        raise click.UsageError(f"no event with the slug {slug!r}")
+    total = len(released_photos(event))
+    try:
+        with tqdm(total=total, unit="photo", file=sys.stderr, disable=None) as bar:
+            count = export_event(event, out, progress=bar.update)
+    except OSError as err:
+        raise click.ClickException(
+            f"could not write {out}: {err.strerror or err}. Nothing was written.") from None
+    click.echo(f"{count} released photo(s) of {event.name} written to {out}.")
 
 
 def _describe(url: str) -> str:

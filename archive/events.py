@@ -12,6 +12,11 @@ from . import audit
 from .extensions import db
 from .models import Event, User
 
+#: Settings whose new value the audit entry names (the rest are named, not quoted: a
+#: description is free text and belongs on the event page, not in the log).
+AUDITED_SETTINGS = ("claim_window_days", "purge_masters_after_days", "purge_rejected",
+                    "allow_photographer_releases", "licence", "date")
+
 
 def slugify(name: str, day: date) -> str:
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
@@ -30,10 +35,14 @@ def save_event(admin: User, event: Event | None, **fields) -> Event:
     if creating:
         event = Event(slug=slugify(fields["name"], fields["date"]))
         db.session.add(event)
+    changed = []
     for name, value in fields.items():
+        if getattr(event, name) != value:
+            changed.append(f"{name}: {value}" if name in AUDITED_SETTINGS else name)
         setattr(event, name, value)
     db.session.flush()
-    audit.record(admin, "event.create" if creating else "event.edit", "event", event.id)
+    audit.record(admin, "event.create" if creating else "event.edit", "event", event.id,
+                 None if creating else ", ".join(changed) or None)
     db.session.commit()
     return event
 

@@ -69,7 +69,7 @@ def rerender(photo_id: int) -> None:
     photo = db.session.get(Photo, photo_id)
     if photo is None or not photo.render_pending:
         return  # deleted, or a duplicate run after the work was done
-    if photo.state not in RENDERABLE or not photo.master_key:
+    if photo.state not in RENDERABLE or not (photo.master_key or photo.derivative_key):
         photo.render_pending = False
         db.session.commit()
         return
@@ -87,10 +87,16 @@ def rerender(photo_id: int) -> None:
     scale = min(1.0, PUBLIC_MAX_SIDE / max(photo.width or 1, photo.height or 1))
     shown = [tuple(v * scale for v in f.box) for f in photo.faces
              if f.decision == FaceDecision.SHOW]
+    # Retention may have deleted the master. Then the current public version is the
+    # source: every face not shown is obscured on it again (a new one for the first
+    # time). It can only become more private: nothing obscured there comes back.
+    source_key = photo.master_key or photo.derivative_key
+    if not photo.master_key:
+        obscured = [tuple(v * scale for v in box) for box in obscured]
     work_root().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work_root(), prefix=work_prefix(photo)) as work:
-        master = Path(work) / "master.jpg"
-        with store.open(photo.master_key) as src, open(master, "wb") as dst:
+        master = Path(work) / "source.jpg"
+        with store.open(source_key) as src, open(master, "wb") as dst:
             shutil.copyfileobj(src, dst, 1024 * 1024)
         rendition = render_public(master, obscured, work, settings)
         leftover = self_check(rendition.derivative, shown, get_detector())
@@ -98,6 +104,16 @@ def rerender(photo_id: int) -> None:
         store.put("public", rendition.thumbnails[min(rendition.thumbnails)], key=keys["thumb"])
 
     db.session.refresh(photo)
+    if photo.state not in RENDERABLE:  # purged or rejected while this run rendered
+        db.session.rollback()
+        delete_files(list(keys.values()))
+        photo = db.session.get(Photo, photo_id)
+        if photo is not None:
+            photo.discard_keys = [k for k in photo.discard_keys or []
+                                  if k not in keys.values()]
+            photo.render_pending = False
+            db.session.commit()
+        return
     old = [photo.derivative_key, photo.thumb_key]
     photo.derivative_key, photo.thumb_key = keys["derivative"], keys["thumb"]
     record_self_check(photo, leftover)

@@ -42,6 +42,21 @@ def release_due_photos() -> None:
                                              len(released))
 
 
+@huey.periodic_task(crontab(minute="17"))
+def apply_retention() -> None:
+    """Every hour: delete what the events' retention settings say is due (masters of
+    photos released long enough ago, rejected photos). Logs counts only, no refs."""
+    from . import retention
+
+    with app_context():
+        done = retention.run()
+        if done:
+            masters = sum(1 for a in done if a.what == retention.MASTER)
+            logging.getLogger(__name__).info(
+                "retention: deleted %d unblurred originals and purged %d rejected photos",
+                masters, len(done) - masters)
+
+
 @huey.on_startup()
 def _worker_started() -> None:
     """In each worker process: fresh database connections (never share a parent's

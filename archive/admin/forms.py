@@ -45,6 +45,18 @@ class EventForm(FlaskForm):
                     "A face someone asked to keep blurred stays blurred either way.")
     licence = StringField("Licence of released photos", default="CC BY-NC 4.0",
                           validators=[DataRequired(), Length(max=80)])
+    purge_masters_after_days = IntegerField(
+        "Delete unblurred originals N days after release", default=30,
+        validators=[Optional(), NumberRange(0, 3650)],
+        description="Leave it blank to keep them until someone deletes the photo. The "
+                    "anonymised version stays public either way. Checked every hour, also "
+                    "for photos released before: a shorter time deletes their originals "
+                    "at the next check. Once the original is deleted, the public version "
+                    "can no longer be made again from it (for a face found missed later).")
+    purge_rejected = BooleanField(
+        "Delete rejected photos at once", default=True,
+        description="Every file of a photo a moderator rejects is deleted at once (the "
+                    "record of the decision stays in the audit log).")
     confirm_place = BooleanField("Publish this description anyway")
     submit = SubmitField("Save event")
 
@@ -52,3 +64,11 @@ class EventForm(FlaskForm):
 class AddPhotographerForm(FlaskForm):
     user_id = SelectField("Add a team member", coerce=int, choices=[])
     submit = SubmitField("Add")
+
+
+class PanicPurgeForm(FlaskForm):
+    confirmation = StringField("Type the event's slug to confirm",
+                               validators=[DataRequired(), Length(max=120)])
+    reason = TextAreaField("Reason (kept in the audit log)",
+                           validators=[DataRequired(), Length(max=2000)])
+    submit = SubmitField("Delete them now")

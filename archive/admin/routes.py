@@ -5,13 +5,13 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from .. import accounts, claims, events
+from .. import accounts, claims, events, retention
 from ..access import admin_required
 from ..extensions import db
 from ..models import Event, Invitation, Role, User
 from ..places import exact_place_warnings
 from . import bp
-from .forms import AddPhotographerForm, EventForm, InvitationForm
+from .forms import AddPhotographerForm, EventForm, InvitationForm, PanicPurgeForm
 
 
 def _get(model, ident: int):
@@ -97,7 +97,9 @@ def _event_form(event: Event | None):
                 description=(form.description.data or "").strip() or None,
                 claim_window_days=form.claim_window_days.data,
                 allow_photographer_releases=bool(form.allow_photographer_releases.data),
-                licence=form.licence.data.strip())
+                licence=form.licence.data.strip(),
+                purge_masters_after_days=form.purge_masters_after_days.data,
+                purge_rejected=bool(form.purge_rejected.data))
             flash("Event saved.", "info")
             return redirect(url_for("admin.event_detail", event_id=saved.id))
     return render_template("admin/event_form.html", form=form, event=event,
@@ -168,3 +170,32 @@ def remove_member(event_id: int, user_id: int):
     events.remove_photographer(current_user, event, _get(User, user_id))
     flash("Removed from the event.", "info")
     return redirect(url_for("admin.event_detail", event_id=event.id))
+
+
+@bp.route("/events/<int:event_id>/panic-purge", methods=["GET", "POST"])
+@admin_required
+def panic_purge(event_id: int):
+    """Delete every unblurred original and every unreleased file of the event, now
+    (``retention.panic_purge``): the page says how many first, and asks for the slug."""
+    event = _get(Event, event_id)
+    form = PanicPurgeForm()
+    if form.validate_on_submit():
+        try:
+            done = retention.panic_purge(event, current_user, form.confirmation.data,
+                                         form.reason.data)
+        except retention.PanicRefused as err:
+            flash(str(err), "error")
+        else:
+            flash(f"Deleted: the unblurred originals of {done.masters} released photo(s) "
+                  f"and every file of {done.photos} unreleased photo(s), {done.files} "
+                  "file(s) in all. The released photos stay public, anonymised.", "info")
+            return redirect(url_for("admin.event_detail", event_id=event.id))
+    return render_template("admin/panic_purge.html", event=event, form=form,
+                           counts=retention.panic_counts(event))
+
+
+@bp.app_template_global()
+def retention_sentence(photo) -> str:
+    """For every template (the public photo page): what of a released photo is kept,
+    and for how long. Registered here, beside the settings that decide it."""
+    return retention.retention_sentence(photo)

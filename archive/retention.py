@@ -1,0 +1,333 @@
+"""Retention: what the archive deletes by itself, and when; and the admin's panic purge.
+
+Two rules, set per event (DESIGN.md, "A photo's life" and "Storage"):
+
+- ``purge_masters_after_days`` (N, or None to keep): N days after a photo's first
+  release its private master, the unblurred original, is deleted. The anonymised
+  derivative and thumbnail stay public. A photo whose render is pending keeps its master
+  until the render is done: the render needs it to obscure a newly claimed face.
+- ``purge_rejected``: a rejected photo loses every file at once (:func:`release.reject`
+  calls :func:`purge_rejected_now`); the hourly run catches any that were left.
+
+:func:`due` lists what is due as a plan (a dry run prints it) and :func:`apply` carries
+it out, checking each item again. Every deletion is audited with the setting that
+caused it.
+
+Crash safety (the rule of ``processing``): a deletion first *switches* the row, in one
+transaction with its audit entry: the key leaves its column and is listed in
+``discard_keys``. Only after that commit are the files deleted, and then the list is
+cleared. A crash in between leaves a row that names no deleted file, and no file that no
+row names: the listed keys are deleted by the next run or by the worker's sweep
+(``processing.sweep_leftovers``, every minute). ``claims.purge`` (a confirmed removal)
+uses the same switch through :func:`purge_photo`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
+
+from . import audit, claims
+from .extensions import db
+from .models import Event, Photo, PhotoState, User, utcnow
+
+log = logging.getLogger(__name__)
+
+#: What an action deletes.
+MASTER = "master"
+EVERYTHING = "everything"
+WHAT_WORDS = {MASTER: "delete the unblurred original (the public files stay)",
+              EVERYTHING: "delete every file of the photo"}
+#: The longest reason an admin may give for a panic purge.
+MAX_REASON = 2000
+#: Tries of a transaction that met a concurrent change to one of its photos.
+ATTEMPTS = 3
+
+
+class PanicRefused(ValueError):
+    """The panic purge was not confirmed as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class Action:
+    """One planned deletion: a dry run prints it, :func:`apply` carries it out."""
+
+    photo_id: int
+    ref: str
+    event: str  # the event's slug
+    what: str  # MASTER or EVERYTHING
+    why: str  # the setting that causes it, in words (also the audit entry's reason)
+
+    def line(self) -> str:
+        return f"{self.ref}  {self.event}  {WHAT_WORDS[self.what]}: {self.why}"
+
+
+# --- What is kept, and for how long ------------------------------------------------------
+
+
+def kept_until(photo: Photo) -> datetime | None:
+    """When the photo's unblurred master is deleted (or was due): N days after its first
+    release. None when no date is set: the event keeps masters, or the photo was never
+    released (a rejected one goes at once if its event says so)."""
+    days = photo.event.purge_masters_after_days
+    if days is None or photo.released_at is None:
+        return None
+    return photo.released_at + timedelta(days=days)
+
+
+def _day(when: datetime) -> str:
+    return f"{when.day} {when:%B %Y}"
+
+
+def retention_sentence(photo: Photo) -> str:
+    """What of a released photo is kept and for how long, for its pages. It reads only
+    the row and its event (no clock), so a cached page stays true: deleting the master
+    changes the row, which renews the public pages (``gallery.cache``)."""
+    public = "the anonymised version stays public until it is removed."
+    if photo.master_purged_at is not None:
+        return f"The unblurred original was deleted on {_day(photo.master_purged_at)}; " + public
+    until = kept_until(photo)
+    if until is None:
+        return "The unblurred original is kept until someone deletes it; " + public
+    days = photo.event.purge_masters_after_days
+    return (f"The unblurred original is deleted on {_day(until)}, {days} "
+            f"day{'' if days == 1 else 's'} after release; " + public)
+
+
+# --- The plan ------------------------------------------------------------------------------
+
+
+def _master_reason(photo: Photo) -> str:
+    days = photo.event.purge_masters_after_days
+    return (f"the event deletes unblurred originals {days} day{'' if days == 1 else 's'} "
+            f"after release (released {photo.released_at:%Y-%m-%d %H:%M} UTC)")
+
+
+def _rejected_reason(photo: Photo) -> str:
+    when = f" (rejected {photo.rejected_at:%Y-%m-%d %H:%M} UTC)" if photo.rejected_at else ""
+    return "the event deletes rejected photos at once" + when
+
+
+def _rejected_due(photo: Photo) -> bool:
+    return photo.state == PhotoState.REJECTED and photo.event.purge_rejected
+
+
+def _master_due(photo: Photo, now: datetime) -> bool:
+    until = kept_until(photo)
+    return (until is not None and until <= now and bool(photo.master_key)
+            and not photo.render_pending and photo.state != PhotoState.PURGED
+            and not _rejected_due(photo))
+
+
+def due(now: datetime | None = None) -> list[Action]:
+    """Everything retention would delete at ``now``: released masters past their
+    event's limit, then rejected photos of events that delete them."""
+    now = now or utcnow()
+    actions = []
+    keeping = db.session.scalars(select(Event).where(
+        Event.purge_masters_after_days.is_not(None)).order_by(Event.id)).all()
+    for event in keeping:
+        cutoff = now - timedelta(days=event.purge_masters_after_days)
+        for photo in db.session.scalars(select(Photo).where(
+                Photo.event_id == event.id, Photo.released_at.is_not(None),
+                Photo.released_at <= cutoff, Photo.master_key.is_not(None))
+                .order_by(Photo.released_at, Photo.id)):
+            if _master_due(photo, now):
+                actions.append(Action(photo.id, photo.ref, event.slug, MASTER,
+                                      _master_reason(photo)))
+    for photo in db.session.scalars(
+            select(Photo).join(Photo.event)
+            .where(Photo.state == PhotoState.REJECTED, Event.purge_rejected.is_(True))
+            .order_by(Photo.rejected_at, Photo.id)):
+        actions.append(Action(photo.id, photo.ref, photo.event.slug, EVERYTHING,
+                              _rejected_reason(photo)))
+    return actions
+
+
+def apply(actions: list[Action], now: datetime | None = None) -> list[Action]:
+    """Carry out a plan from :func:`due`, each action in its own transaction and only if
+    it is still due (the photo may have changed since). Returns the actions done; one
+    that met a concurrent change is left for the next run."""
+    now = now or utcnow()
+    done = []
+    for action in actions:
+        photo = db.session.get(Photo, action.photo_id)
+        if photo is None:
+            continue
+        if action.what == MASTER and _master_due(photo, now):
+            keys = _detach_master(photo, None, action.why, now)
+        elif action.what == EVERYTHING and _rejected_due(photo):
+            keys = _detach_everything(photo, None, action.why)
+        else:
+            continue
+        try:
+            db.session.commit()
+        except StaleDataError:
+            db.session.rollback()
+            continue
+        _delete(photo, keys, sweep=action.what == EVERYTHING)
+        done.append(action)
+    return done
+
+
+def run(now: datetime | None = None) -> list[Action]:
+    """Apply what is due now (the hourly task)."""
+    return apply(due(now), now)
+
+
+def purge_photo(photo: Photo, actor: User | None, reason: str | None) -> None:
+    """Delete every file of ``photo`` now (``claims.purge``): switch, commit, delete.
+    A concurrent change raises ``StaleDataError`` before any file is deleted."""
+    keys = _detach_everything(photo, actor, reason)
+    db.session.commit()
+    _delete(photo, keys, sweep=True)
+
+
+def purge_rejected_now(photo: Photo) -> bool:
+    """Right after a rejection is committed: delete every file of the photo if its event
+    says so. A failure here is logged, never raised (the rejection stands, and the hourly
+    run deletes what is left). True if the photo was purged."""
+    if not _rejected_due(photo):
+        return False
+    try:
+        keys = _detach_everything(photo, None, _rejected_reason(photo))
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        log.warning("photo %s changed while being purged; the hourly run purges it", photo.id)
+        return False
+    _delete(photo, keys, sweep=True)
+    return True
+
+
+# --- Panic purge ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PanicCounts:
+    """What a panic purge of an event deletes (or deleted)."""
+
+    masters: int  # released photos whose unblurred original goes (public files stay)
+    photos: int  # photos not released, purged entirely
+    files: int  # files deleted in all
+
+
+def _panic_targets(event: Event) -> tuple[list[Photo], list[Photo]]:
+    """(released photos with a master, every other photo not yet purged)."""
+    photos = db.session.scalars(select(Photo).where(
+        Photo.event_id == event.id, Photo.state != PhotoState.PURGED).order_by(Photo.id)).all()
+    released = [p for p in photos if p.state == PhotoState.RELEASED and p.master_key]
+    others = [p for p in photos if p.state != PhotoState.RELEASED]
+    return released, others
+
+
+def panic_counts(event: Event) -> PanicCounts:
+    released, others = _panic_targets(event)
+    files = sum(len({p.master_key, *(p.discard_keys or [])}) for p in released)
+    return PanicCounts(len(released), len(others),
+                       files + sum(len(set(p.blob_keys())) for p in others))
+
+
+def panic_purge(event: Event, admin: User, confirmation: str, reason: str) -> PanicCounts:
+    """Delete every master and every unreleased file of the event, now: released photos
+    lose their unblurred original (their public files stay), every other photo is purged
+    entirely. For an admin who fears the archive will be seized. One transaction
+    switches every row (audited: one ``event.panic_purge`` entry and one per photo),
+    then the files are deleted. ``confirmation`` must be the event's slug."""
+    if not admin.is_admin:
+        raise PermissionError("only admins purge an event")
+    if (confirmation or "").strip() != event.slug:
+        raise PanicRefused(f"Nothing was deleted: type the event's slug, {event.slug}, "
+                           "exactly to confirm.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise PanicRefused("Nothing was deleted: give a reason (it is kept in the audit log).")
+    if len(reason) > MAX_REASON:
+        raise PanicRefused(f"The reason is too long (at most {MAX_REASON} characters).")
+    why = f"panic purge of the event: {reason}"
+    for attempt in range(ATTEMPTS):
+        now = utcnow()
+        released, others = _panic_targets(event)
+        work = [(p, _detach_master(p, admin, why, now), False) for p in released]
+        work += [(p, _detach_everything(p, admin, why), True) for p in others]
+        counts = PanicCounts(len(released), len(others), sum(len(set(k)) for _, k, _ in work))
+        audit.record(admin, "event.panic_purge", "event", event.slug,
+                     f"{reason} ({counts.masters} originals of released photos and "
+                     f"{counts.photos} unreleased photos deleted, {counts.files} files)")
+        try:
+            db.session.commit()
+        except StaleDataError:  # a photo changed meanwhile: read them all again
+            db.session.rollback()
+            if attempt == ATTEMPTS - 1:
+                raise
+            continue
+        for photo, keys, whole in work:
+            _delete(photo, keys, sweep=whole)
+        return counts
+    raise AssertionError("unreachable")
+
+
+# --- Switching rows, then deleting files ----------------------------------------------------
+
+
+def _detach_master(photo: Photo, actor: User | None, reason: str, now: datetime) -> list[str]:
+    """The row stops naming the master and lists it for deletion (the caller commits).
+    Returns every listed key: on a photo with no render or processing run (the callers'
+    condition) they are all leftovers to delete, as the worker's sweep would."""
+    photo.discard_keys = [*(photo.discard_keys or []), photo.master_key]
+    photo.master_key = None
+    photo.master_purged_at = now
+    audit.record(actor, "photo.purge_master", "photo", photo.ref, reason)
+    return list(dict.fromkeys(photo.discard_keys))
+
+
+def _detach_everything(photo: Photo, actor: User | None, reason: str | None) -> list[str]:
+    """The row names no file any more and lists them all for deletion; it stays, as
+    ``purged``, for receipts and the audit log. Its open claims are closed."""
+    keys = list(dict.fromkeys(photo.blob_keys()))
+    photo.upload_key = photo.master_key = photo.derivative_key = photo.thumb_key = None
+    photo.discard_keys = keys
+    photo.faces = []
+    photo.state = PhotoState.PURGED
+    photo.render_pending = False
+    photo.hold_reason = None
+    photo.lease_until = None
+    claims.close_with_photo(photo, actor)
+    for claim in photo.claims:
+        # What claimants wrote about the photo goes with it; the rows keep only their
+        # kind and outcome, for the receipts (contacts go when each claim closes).
+        claim.details = claim.note = None
+    audit.record(actor, "photo.purge", "photo", photo.ref, reason)
+    return keys
+
+
+def _delete(photo: Photo, keys: list[str], sweep: bool) -> None:
+    """Delete the files of a committed switch, then forget the keys that are gone (a
+    file that could not be deleted stays listed, for the sweep to try again)."""
+    from .photos import get_store, sweep_work
+
+    if sweep:
+        sweep_work(photo)  # a run still going on the photo leaves no work file behind
+    store = get_store()
+    gone = set()
+    for key in keys:
+        try:
+            store.delete(key)
+        except (OSError, ValueError):
+            log.exception("could not delete a blob of photo %s; it stays listed", photo.id)
+            continue
+        gone.add(key)
+    for _ in range(ATTEMPTS):
+        try:
+            photo.discard_keys = [k for k in photo.discard_keys or [] if k not in gone]
+            db.session.commit()
+            return
+        except StaleDataError:
+            db.session.rollback()  # read the row again: keep what others listed since
+        except ObjectDeletedError:
+            db.session.rollback()
+            return
