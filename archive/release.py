@@ -62,8 +62,10 @@ def self_check_blocks(photo: Photo) -> bool:
     return photo.self_check_faces > 0 and not photo.self_check_override
 
 
-def blockers(photo: Photo, now: datetime | None = None) -> list[str]:
-    """Why ``photo`` is not public yet, in words; an empty list means it is public."""
+def blockers(photo: Photo, now: datetime | None = None,
+             assume_approved: bool = False) -> list[str]:
+    """Why ``photo`` is not public yet, in words; an empty list means it is public.
+    ``assume_approved`` asks what approving alone would not fix (bulk approve)."""
     reasons = []
     if photo.state in (PhotoState.UPLOADED, PhotoState.PROCESSING):
         reasons.append("Processing has not finished.")
@@ -76,7 +78,8 @@ def blockers(photo: Photo, now: datetime | None = None) -> list[str]:
     if photo.state != PhotoState.PURGED:
         if not photo.derivative_key:
             reasons.append("There is no anonymised version.")
-        if photo.approved_at is None and photo.state != PhotoState.REJECTED:
+        if photo.approved_at is None and photo.state != PhotoState.REJECTED \
+                and not assume_approved:
             reasons.append("No moderator has approved it.")
     if open_removal(photo):
         reasons.append("Someone asked for it to be removed: it is hidden until a "
@@ -96,9 +99,10 @@ def blockers(photo: Photo, now: datetime | None = None) -> list[str]:
                 "must fix the boxes, or look and record why it is safe (an override).")
     if photo.state not in (PhotoState.PURGED, PhotoState.REJECTED, PhotoState.FAILED) \
             and window_open(photo, now):
-        ends = claim_window_ends(photo.event)
+        last_day = claim_window_ends(photo.event) - timedelta(days=1)
         reasons.append(
-            f"The event's claim window is open until {ends:%d %B %Y} (UTC): attendees may "
+            f"The event's claim window is open until the end of {last_day:%d %B %Y} "
+            "(UTC): attendees may "
             "still ask for their face to be blurred or the photo removed. An approved "
             "photo is released by itself when it ends; a moderator can skip the wait, "
             "giving a reason.")
@@ -231,3 +235,7 @@ def reject(photo: Photo, moderator: User, reason: str | None = None) -> None:
     photo.approved_at = None
     audit.record(moderator, "photo.reject", "photo", photo.ref, reason)
     db.session.commit()
+    # The rejection stands on its own; then, if the event says so, every file goes.
+    from .retention import purge_rejected_now
+
+    purge_rejected_now(photo)

@@ -167,15 +167,17 @@ def fill(dbname: str, uploads: Path, photos: int) -> dict:
                 "INSERT INTO events (slug, name, date, description, claim_window_days, "
                 "licence, created_at) VALUES (%s, %s, %s, %s, 7, 'CC BY-NC 4.0', %s) "
                 "RETURNING id",
-                (slug, slug.replace("-", " ").title(), (now - timedelta(days=30 * n)).date(),
+                # Dated before its photos' release, with the claim window (7 days) over.
+                (slug, slug.replace("-", " ").title(),
+                 (now - timedelta(days=30 * n + 40)).date(),
                  "A bench event.", now),
             ).fetchone()[0]
             refs[slug] = []
             with conn.cursor().copy(
                 "COPY photos (ref, event_id, photographer_id, state, attempts, "
                 "derivative_key, thumb_key, discard_keys, version, width, height, "
-                "created_at, processed_at, approved_at, approved_by_id, released_at) "
-                "FROM STDIN"
+                "created_at, processed_at, approved_at, approved_by_id, released_at, "
+                "self_check_faces) FROM STDIN"
             ) as copy:
                 for i in range(count):
                     ref = secrets.token_hex(8)
@@ -192,7 +194,7 @@ def fill(dbname: str, uploads: Path, photos: int) -> dict:
                     released = now - timedelta(days=30 * n, seconds=(i // 3) * 7)
                     copy.write_row((ref, event_id, user_id, "released", 1, deriv, thumb,
                                     "[]", 1, 320, 240, released, released, released,
-                                    mod_id, released))
+                                    mod_id, released, 0))
         conn.commit()
     with psycopg.connect(conninfo(dbname), autocommit=True) as conn:
         # As a settled database would be (and autovacuum does not run during the load).

@@ -146,6 +146,7 @@ class World:
                 photo.master_key = store.put("private", io.BytesIO(b"master bytes"))
                 photo.derivative_key = store.put("public", io.BytesIO(b"derivative bytes"))
                 photo.thumb_key = store.put("public", io.BytesIO(b"thumbnail bytes"))
+                photo.self_check_faces = 0  # the release gate wants the self-check run
             if upload_bytes is not None:
                 photo.upload_key = store.put("private", io.BytesIO(upload_bytes),
                                              suffix=".upload")
@@ -309,6 +310,15 @@ def event_form(name: str) -> dict:
             "licence": "CC BY-NC 4.0", "description": ""}
 
 
+def event_id(w: World, slug: str) -> int:
+    """An event's id, for the admin's URLs."""
+    from archive.extensions import db
+    from archive.models import Event
+
+    with w.app.app_context():
+        return db.session.scalars(select(Event.id).where(Event.slug == slug)).one()
+
+
 def _photo_cases(endpoint: str, prefix: str, suffix: str, expect: tuple) -> list[Case]:
     """The same page for A's released and A's unreleased photo."""
     return [
@@ -317,6 +327,31 @@ def _photo_cases(endpoint: str, prefix: str, suffix: str, expect: tuple) -> list
         Case(endpoint, "GET", lambda w: f"{prefix}/photos/{w.unreleased}{suffix}",
              expect[1], note="unreleased photo"),
     ]
+
+
+def review_photo(w: World, face_decision: str | None = None, **row) -> str:
+    """A throwaway photo of A in review, with files and one face, and ``row`` set on it
+    (for the workspace's routes: a self-check result, a shown face)."""
+    from archive.extensions import db
+    from archive.models import Photo
+
+    ref = w.new_photo("photographer_a", files=True, face=True)
+    with w.app.app_context():
+        photo = db.session.scalars(select(Photo).where(Photo.ref == ref)).one()
+        for name, value in row.items():
+            setattr(photo, name, value)
+        if face_decision:
+            photo.faces[0].decision = face_decision
+        db.session.commit()
+    return ref
+
+
+def faces_payload(w: World, ref: str, *extra: list[int]) -> dict:
+    """The workspace's save: the photo's one face where it is, plus ``extra`` new boxes."""
+    import json
+
+    face = {"id": w.face_of(ref), "box": [10, 8, 30, 32]}
+    return {"payload": json.dumps({"boxes": [face, *({"box": b} for b in extra)]})}
 
 
 ACCESS_TABLE: list[Case] = [
@@ -395,6 +430,29 @@ ACCESS_TABLE: list[Case] = [
     Case("review.reject", "POST",
          lambda w: f"/review/photos/{w.new_photo('photographer_a')}/reject", MODERATORS_MOVED,
          note="a throwaway photo in review"),
+    *_photo_cases("review.workspace", "/review", "", (MODERATORS, MODERATORS)),
+    Case("review.workspace", "GET", lambda w: "/review/photos/0000000000000000", MODERATORS_404),
+    *_photo_cases("review.thumb", "/review", "/thumb.jpg", (MODERATORS, MODERATORS)),
+    Case("review.audit_log", "GET", lambda w: "/review/audit", MODERATORS),
+    Case("review.audit_log", "GET", lambda w: f"/review/audit?object={w.released}&action=photo.",
+         MODERATORS),
+    Case("review.bulk_approve", "POST", lambda w: "/review/bulk-approve", MODERATORS_MOVED,
+         data=lambda w: {"ref": w.new_photo("photographer_a")},
+         note="a throwaway photo with no derivative: left as it is, with its reasons"),
+    Case("review.override_self_check", "POST",
+         lambda w: f"/review/photos/{w.new_photo('photographer_a')}/override-self-check",
+         MODERATORS_MOVED, data=lambda w: {"reason": "walk"},
+         note="nothing to override: refused with a message"),
+    Case("review.face_decision", "POST",
+         lambda w: (lambda ref: f"/review/photos/{ref}/faces/{w.face_of(ref)}/decision")(
+             review_photo(w)), MODERATORS_MOVED, data=lambda w: {"decision": "obscure"},
+         note="already obscured: nothing changes"),
+    Case("review.face_decision", "POST",
+         lambda w: f"/review/photos/{w.unreleased}/faces/{w.face}/decision", MODERATORS_404,
+         data=lambda w: {"decision": "obscure"}, note="a face of another photo"),
+    Case("review.save_faces", "POST", lambda w: f"/review/photos/{review_photo(w)}/faces",
+         MODERATORS_MOVED, data=lambda w: {"payload": '{"boxes": [], "known": []}'},
+         note="no box known to the page, none sent: nothing changes"),
     # --- Administration: admins only.
     Case("admin.index", "GET", lambda w: "/admin/", ADMINS_MOVED),
     Case("admin.users", "GET", lambda w: "/admin/users", ADMINS),
@@ -507,6 +565,16 @@ ACCESS_TABLE: list[Case] = [
          lambda w: f"/admin/events/{w.new_event()[0]}/rotate-review-link", ADMINS_MOVED),
     Case("admin.rotate_review_link", "POST", lambda w: "/admin/events/999999/rotate-review-link",
          ADMINS_404),
+    Case("admin.panic_purge", "GET",
+         lambda w: f"/admin/events/{event_id(w, w.event_slug)}/panic-purge", ADMINS,
+         note="shows the counts only"),
+    Case("admin.panic_purge", "GET", lambda w: "/admin/events/999999/panic-purge", ADMINS_404),
+    Case("admin.panic_purge", "POST",
+         lambda w: f"/admin/events/{event_id(w, w.closed_slug)}/panic-purge", ADMINS_MOVED,
+         data=lambda w: {"confirmation": w.closed_slug, "reason": "walk"},
+         note="the closed event, which holds no photo"),
+    Case("admin.panic_purge", "POST", lambda w: "/admin/events/999999/panic-purge", ADMINS_404,
+         data=lambda w: {"confirmation": "x", "reason": "walk"}),
     # --- The JSON API: released things for everyone; the token routes need a bearer
     # token (tests/test_api.py tests them with one), so a session alone gets 401.
     Case("api.events", "GET", lambda w: "/api/v1/events", PUBLIC),
@@ -810,6 +878,17 @@ CSRF_ATTEMPTS: dict[str, Callable[[World], tuple[str, dict]]] = {
     "review.reject": lambda w: (
         f"/review/photos/{w.new_photo('photographer_a', files=True)}/reject",
         {"reason": "no"}),
+    "review.bulk_approve": lambda w: (
+        "/review/bulk-approve", {"ref": review_photo(w, self_check_faces=0)}),
+    "review.override_self_check": lambda w: (
+        f"/review/photos/{review_photo(w, self_check_faces=1)}/override-self-check",
+        {"reason": "a face on a poster"}),
+    "review.face_decision": lambda w: (lambda ref: (
+        f"/review/photos/{ref}/faces/{w.face_of(ref)}/decision", {"decision": "obscure"}))(
+        review_photo(w, face_decision="show")),
+    "review.save_faces": lambda w: (lambda ref: (
+        f"/review/photos/{ref}/faces", faces_payload(w, ref, [40, 20, 60, 44])))(
+        review_photo(w)),
     "admin.update_user": lambda w: (
         f"/admin/users/{w.new_user()}", {"role": "moderator", "active": "0"}),
     "admin.invitations": lambda w: (
@@ -852,6 +931,9 @@ CSRF_ATTEMPTS: dict[str, Callable[[World], tuple[str, dict]]] = {
         w.new_photo("admin", files=True, face=True)),
     "admin.rotate_review_link": lambda w: (
         f"/admin/events/{w.new_event()[0]}/rotate-review-link", {}),
+    "admin.panic_purge": lambda w: (lambda event: (
+        f"/admin/events/{event[0]}/panic-purge", {"confirmation": event[1], "reason": "csrf"}))(
+        w.new_event()),
 }
 
 #: POST routes exempt from CSRF by design, and the status that refuses a request with

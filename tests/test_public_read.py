@@ -55,7 +55,7 @@ def add_photos(event_slug: str, n: int, jpeg: Path, state: str = "released",
         at = start + timedelta(minutes=i)
         released = state == "released"
         photo = Photo(event_id=ev.id, photographer_id=owners[i % len(owners)], state=state,
-                      width=64, height=48, processed_at=at,
+                      width=64, height=48, processed_at=at, self_check_faces=0,
                       approved_at=at if released else None,
                       released_at=at if released else None,
                       derivative_key=store.put("public", jpeg),

@@ -138,8 +138,12 @@ def face_crop(ref: str, face_id: int):
     photo = _photo(ref)
     face = next((f for f in photo.faces if f.id == face_id), None)
     if face is None or not photo.master_key:
+        abort(404)  # no such face, or retention (or a purge) deleted the master
+    try:
+        fh = get_store().open(photo.master_key)
+    except FileNotFoundError:
         abort(404)
-    with get_store().open(photo.master_key) as fh, Image.open(fh) as master:
+    with fh, Image.open(fh) as master:
         width, height = master.size
         margin_x = (face.x2 - face.x1) * CROP_MARGIN
         margin_y = (face.y2 - face.y1) * CROP_MARGIN

@@ -1,17 +1,46 @@
+"""The moderators' review: the queue with its filters and bulk approval, the photo
+workspace (master and derivative side by side, face boxes, the release gate in words,
+every decision), box edits from the workspace's canvas, and the audit log.
+
+Views stay thin: the rules live in :mod:`archive.release` (the gate and decisions),
+:mod:`archive.face_edits` (boxes and the privacy ratchet), :mod:`archive.review_queue`
+(filters, bulk approval, next steps) and :mod:`archive.audit_search`; their refusals
+(``ValueError`` with a sentence) are flashed as they are.
+"""
+
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
-from flask_login import current_user
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+import json
 
-from .. import release
+from flask import (
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from .. import face_edits, release, review_queue
 from ..access import moderator_required
+from ..audit_search import AuditFilters, action_choices, audit_page
 from ..extensions import db
+from ..imaging.pipeline import PUBLIC_MAX_SIDE
 from ..metadata_words import removed_words
-from ..models import Claim, ClaimStatus, Photo, PhotoState
+from ..models import Photo, PhotoState
 from ..photos import get_store
+from ..review_queue import QueueFilters
 from . import bp
+
+#: Changed by someone else between reading and writing (the photo row is versioned).
+CHANGED_MEANWHILE = ("The photo changed while you were working on it (a claim or another "
+                     "moderator): nothing was saved. Reload the page and try again.")
 
 
 def _photo(ref: str) -> Photo:
@@ -21,27 +50,105 @@ def _photo(ref: str) -> Photo:
     return photo
 
 
+def _return_to(default: str) -> str:
+    """Where a form asked to go back to: a review page of this site, never elsewhere."""
+    target = (request.form.get("return_to") or "").strip()
+    if target.startswith("/review/") and "\\" not in target:
+        return target
+    return default
+
+
+def _refused(err: Exception) -> None:
+    db.session.rollback()
+    flash(str(err), "error")
+
+
 @bp.route("/")
 @moderator_required
 def queue():
-    waiting = db.session.scalars(
-        select(Photo).where(Photo.state == PhotoState.IN_REVIEW)
-        .options(selectinload(Photo.faces), selectinload(Photo.event),
-                 selectinload(Photo.photographer))
-        .order_by(Photo.processed_at, Photo.id).limit(100)).all()
+    filters = QueueFilters.from_args(request.args)
+    photos = review_queue.queue_photos(filters)
     # Hidden photos: a removal request is open, or the archive held them (too many
     # claims at once) until a moderator releases the hold.
     hidden = db.session.scalars(
         select(Photo).where(Photo.state == PhotoState.HIDDEN)
         .options(selectinload(Photo.event), selectinload(Photo.photographer))
         .order_by(Photo.processed_at, Photo.id).limit(100)).all()
-    open_claims = dict(db.session.execute(
-        select(Claim.photo_id, func.count(Claim.id))
-        .where(Claim.status == ClaimStatus.OPEN).group_by(Claim.photo_id)).all())
-    return render_template("review/queue.html", photos=waiting, hidden=hidden,
-                           open_claims=open_claims,
-                           claims_waiting=sum(open_claims.values()),
-                           removed_words=removed_words)
+    open_claims = review_queue.open_claim_counts()
+    events, photographers = review_queue.filter_choices()
+    return render_template(
+        "review/queue.html", photos=photos, hidden=hidden, open_claims=open_claims,
+        claims_waiting=sum(open_claims.values()), removed_words=removed_words,
+        filters=filters, events=events, photographers=photographers,
+        total=review_queue.count_queue(filters), limit=review_queue.QUEUE_LIMIT,
+        blockers={p.id: release.blockers(p) for p in photos}, short=review_queue.short,
+        window_open=release.window_open, window_ends=release.claim_window_ends,
+        queue_url=url_for("review.queue", **filters.query_args()))
+
+
+@bp.route("/bulk-approve", methods=["POST"])
+@moderator_required
+def bulk_approve():
+    filters = QueueFilters.from_args(request.form)
+    back = url_for("review.queue", **filters.query_args())
+    refs = request.form.getlist("ref")
+    if not refs:
+        flash("Select the photos to approve first.", "error")
+        return redirect(back)
+    skip = request.form.get("skip_window") in ("1", "on")
+    try:
+        result = review_queue.bulk_approve(refs, current_user, skip,
+                                           request.form.get("skip_reason"))
+    except ValueError as err:
+        _refused(err)
+        return redirect(back)
+    flash(result.message(), "warning" if result.left else "info")
+    return redirect(back)
+
+
+@bp.route("/photos/<ref>")
+@moderator_required
+def workspace(ref: str):
+    photo = _photo(ref)
+    filters = QueueFilters.from_args(request.args)
+    following = review_queue.next_in_queue(photo, filters)
+    scale = min(1.0, PUBLIC_MAX_SIDE / max(photo.width or 1, photo.height or 1))
+    editable = None
+    try:
+        face_edits.check_editable(photo)
+    except face_edits.EditRefused as err:
+        editable = str(err)
+    longest = max(photo.width or 1, photo.height or 1)
+    step = max(1, round(longest / 200))
+    faces = list(photo.faces)
+    return render_template(
+        "review/workspace.html", photo=photo, faces=faces, filters=filters,
+        query=filters.query_args(), following=following,
+        blockers=release.blockers(photo), is_public=release.is_public(photo),
+        next_step=review_queue.next_step(photo), window_open=release.window_open(photo),
+        window_ends=release.claim_window_ends(photo.event),
+        can_decide=release.can_decide(photo),
+        self_check_blocks=release.self_check_blocks(photo),
+        consent={f.id: face_edits.consent_for(f) for f in faces},
+        derivative_size=(max(1, round((photo.width or 1) * scale)),
+                         max(1, round((photo.height or 1) * scale))),
+        editable=editable, step=step, min_box=face_edits.MIN_BOX,
+        removed_words=removed_words, max_reason=release.MAX_REASON,
+        return_to=url_for("review.workspace", ref=photo.ref, **filters.query_args()),
+        next_url=(url_for("review.workspace", ref=following.ref, **filters.query_args())
+                  if following else url_for("review.queue", **filters.query_args())))
+
+
+def _after_decision(photo: Photo) -> str:
+    """From the workspace, a decision moves on to the next photo of the queue."""
+    back = _return_to(url_for("review.queue"))
+    if request.form.get("then") == "next" and back.startswith("/review/photos/"):
+        filters = QueueFilters.from_args(request.form)
+        following = review_queue.next_in_queue(photo, filters)
+        if following is not None:
+            return url_for("review.workspace", ref=following.ref, **filters.query_args())
+        return url_for("review.queue", **filters.query_args())
+    return back
 
 
 @bp.route("/photos/<ref>/approve", methods=["POST"])
@@ -49,15 +156,23 @@ def queue():
 def approve(ref: str):
     photo = _photo(ref)
     try:
-        release.approve(photo, current_user, request.form.get("reason"))
-    except ValueError as err:
-        flash(str(err), "error")
-    else:
-        if release.is_public(photo):
-            flash("Approved: the photo is public now.", "info")
+        if request.form.get("mode") == "skip_window":
+            review_queue.approve_skipping_window(photo, current_user,
+                                                 request.form.get("skip_reason"),
+                                                 request.form.get("reason"))
         else:
-            flash("Approved. Not public yet: " + " ".join(release.blockers(photo)), "info")
-    return redirect(url_for("review.queue"))
+            release.approve(photo, current_user, request.form.get("reason"))
+    except StaleDataError:
+        _refused(ValueError(CHANGED_MEANWHILE))
+        return redirect(_return_to(url_for("review.queue")))
+    except ValueError as err:
+        _refused(err)
+        return redirect(_return_to(url_for("review.queue")))
+    if release.is_public(photo):
+        flash("Approved: the photo is public now.", "info")
+    else:
+        flash("Approved. Not public yet: " + " ".join(release.blockers(photo)), "info")
+    return redirect(_after_decision(photo))
 
 
 @bp.route("/photos/<ref>/reject", methods=["POST"])
@@ -66,17 +181,128 @@ def reject(ref: str):
     photo = _photo(ref)
     try:
         release.reject(photo, current_user, request.form.get("reason"))
+    except StaleDataError:
+        _refused(ValueError(CHANGED_MEANWHILE))
+        return redirect(_return_to(url_for("review.queue")))
     except ValueError as err:
-        flash(str(err), "error")
+        _refused(err)
+        return redirect(_return_to(url_for("review.queue")))
+    if photo.state == PhotoState.PURGED:
+        flash("Rejected, and every file of it deleted: the event deletes rejected photos "
+              "at once.", "info")
     else:
         flash("Rejected: the photo will not be published.", "info")
-    return redirect(url_for("review.queue"))
+    return redirect(_after_decision(photo))
+
+
+@bp.route("/photos/<ref>/override-self-check", methods=["POST"])
+@moderator_required
+def override_self_check(ref: str):
+    photo = _photo(ref)
+    try:
+        release.override_self_check(photo, current_user, request.form.get("reason"))
+    except (ValueError, StaleDataError) as err:
+        _refused(ValueError(CHANGED_MEANWHILE) if isinstance(err, StaleDataError) else err)
+    else:
+        flash("Self-check overridden: your reason is in the audit log. A new render of the "
+              "photo clears it.", "info")
+    return redirect(_return_to(url_for("review.workspace", ref=photo.ref)))
+
+
+@bp.route("/photos/<ref>/faces/<int:face_id>/decision", methods=["POST"])
+@moderator_required
+def face_decision(ref: str, face_id: int):
+    photo = _photo(ref)
+    face = next((f for f in photo.faces if f.id == face_id), None)
+    if face is None:
+        abort(404)
+    back = _return_to(url_for("review.workspace", ref=photo.ref))
+    try:
+        changed = face_edits.set_decision(face, current_user, request.form.get("decision", ""),
+                                          request.form.get("reason"))
+    except (ValueError, StaleDataError) as err:
+        _refused(ValueError(CHANGED_MEANWHILE) if isinstance(err, StaleDataError) else err)
+        return redirect(back)
+    if changed:
+        flash("Saved: the public version is being made again (the photo is not public "
+              "until it is).", "info")
+    else:
+        flash("Nothing changed: the face already had that decision.", "info")
+    return redirect(back)
+
+
+@bp.route("/photos/<ref>/faces", methods=["POST"])
+@moderator_required
+def save_faces(ref: str):
+    """The canvas's whole set of boxes, as JSON (the page's script sends it with the
+    CSRF token in X-CSRFToken), or as a form field ``payload`` holding the same JSON."""
+    photo = _photo(ref)
+    as_json = request.is_json
+    if as_json:
+        payload = request.get_json(silent=True)
+    else:
+        try:
+            payload = json.loads(request.form.get("payload") or "null")
+        except ValueError:
+            payload = None
+    try:
+        if not isinstance(payload, dict):
+            raise face_edits.EditRefused("Nothing to save: the page sent no boxes.")
+        changes = face_edits.save_boxes(photo, current_user, payload.get("boxes"),
+                                        payload.get("delete_reason"), payload.get("known"))
+    except PermissionError:
+        abort(403)
+    except (ValueError, StaleDataError) as err:
+        message = CHANGED_MEANWHILE if isinstance(err, StaleDataError) else str(err)
+        db.session.rollback()
+        if as_json:
+            return jsonify({"error": message}), 409 if isinstance(err, StaleDataError) else 400
+        flash(message, "error")
+        return redirect(url_for("review.workspace", ref=photo.ref))
+    if changes:
+        message = (f"Saved: {changes.words()}. The public version was made again"
+                   + (" and checked." if not photo.render_pending else "; it is being made."))
+    else:
+        message = "Nothing changed: the boxes are as they were."
+    flash(message, "info")
+    if as_json:
+        return jsonify({"message": message, "added": changes.added, "moved": changes.moved,
+                        "deleted": changes.deleted})
+    return redirect(url_for("review.workspace", ref=photo.ref))
+
+
+@bp.route("/audit")
+@moderator_required
+def audit_log():
+    filters = AuditFilters.from_args(request.args)
+    for error in filters.errors:
+        flash(error, "error")
+    try:
+        before = int(request.args.get("before") or 0) or None
+    except ValueError:
+        before = None
+    entries, next_before = audit_page(filters, before)
+    refs = {e.object_id for e in entries if e.object_type == "photo"}
+    photos = set(db.session.scalars(select(Photo.ref).where(Photo.ref.in_(refs))))
+    return render_template(
+        "review/audit.html", entries=entries, filters=filters, actions=action_choices(),
+        photos=photos, query=filters.query_args(), next_before=next_before,
+        first_page=before is None)
+
+
+@bp.route("/photos/<ref>/thumb.jpg")
+@moderator_required
+def thumb(ref: str):
+    """The anonymised thumbnail, for the queue (moderators: the photo may be unreleased)."""
+    return _send_private(_photo(ref).thumb_key)
 
 
 def _send_private(key: str | None):
     if not key:
         abort(404)
-    response = send_file(get_store().path_for(key), mimetype="image/jpeg", max_age=0,
+    # Through open(), never the file's path: with encryption at rest the stored bytes
+    # are not a JPEG, and the store decrypts them.
+    response = send_file(get_store().open(key), mimetype="image/jpeg", max_age=0,
                          etag=False, conditional=False)
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -1,0 +1,400 @@
+"""Moderators' edits to a photo's face boxes and decisions (DESIGN.md, "Faces and
+obscuring" and "Claims and the privacy ratchet").
+
+The ratchet, as it applies to a moderator:
+
+- obscuring more is always allowed: a new box, a bigger box, a face set to ``obscure``;
+- showing a face needs a verified "show me" for it (or a photographer's release the
+  event accepts), and never a face someone asked to keep blurred (``locked``);
+- a locked face's box (a ``blur_me``, or a box an attendee drew) may only grow, never
+  move off what it covered or be removed; a face shown with consent keeps its box
+  (obscure it first);
+- removing a *detected* box says why (a false positive), for the audit log.
+
+Every change is audited (no image data: the face's id, its box in master pixels and the
+moderator's reason) and renders the public files again (``archive.rendering``): the
+photo is not public from that commit until the new derivative is made and checked.
+A refusal raises :class:`EditRefused` (a sentence for the moderator) before anything
+changes, so a refused save leaves the photo as it was.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from . import audit, release
+from .claims import MIN_BOX
+from .extensions import db
+from .models import (
+    Claim,
+    ClaimKind,
+    ClaimStatus,
+    Face,
+    FaceDecision,
+    FaceSource,
+    Photo,
+    PhotoState,
+    User,
+)
+from .rendering import enqueue_render, request_render
+
+#: Photos whose faces a moderator may edit: processed, with a master, not removed.
+EDITABLE = release.REVIEWABLE
+#: Sources whose box a moderator removes only with a reason (the detector's, and the
+#: photographer's): a removed box is a face no longer obscured.
+NEEDS_DELETE_REASON = (FaceSource.DETECTED, FaceSource.PHOTOGRAPHER)
+#: More boxes than this in one save is not an edit but a mistake (or an attack).
+MAX_BOXES = 2000
+#: A box may overshoot the photo by this much (rounding in the browser); it is clipped.
+EDGE_SLACK = 1.0
+#: Moves smaller than this (master pixels) are not changes.
+EPSILON = 0.01
+
+STATE_WORDS = {
+    PhotoState.UPLOADED: "still being uploaded",
+    PhotoState.PROCESSING: "still being processed",
+    PhotoState.FAILED: "a photo whose processing failed",
+    PhotoState.REJECTED: "rejected",
+    PhotoState.PURGED: "deleted",
+}
+
+
+class EditRefused(ValueError):
+    """The edit cannot be made; the message says why, for the moderator."""
+
+
+@dataclass
+class Changes:
+    """What a save changed (face ids), for the moderator's message."""
+
+    added: list[int] = field(default_factory=list)
+    moved: list[int] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.moved or self.deleted)
+
+    def words(self) -> str:
+        parts = [f"{len(ids)} box{'es' if len(ids) != 1 else ''} {what}"
+                 for ids, what in ((self.added, "added"), (self.moved, "moved or resized"),
+                                   (self.deleted, "removed")) if ids]
+        return ", ".join(parts) if parts else "nothing changed"
+
+
+Box = tuple[float, float, float, float]
+
+
+# --- Checks -------------------------------------------------------------------------------
+
+
+def _require_moderator(user: User) -> None:
+    if not user.is_moderator:
+        raise PermissionError("only moderators edit face boxes")
+
+
+def check_editable(photo: Photo) -> None:
+    """Boxes are drawn on the master: without it (retention deleted it) or outside
+    review there is nothing to edit."""
+    if photo.master_purged_at is not None or not photo.master_key:
+        raise EditRefused("The private master of this photo was deleted (retention), so its "
+                          "boxes can no longer be changed; the public version stays as it is.")
+    if photo.state not in EDITABLE:
+        words = STATE_WORDS.get(photo.state, photo.state)
+        raise EditRefused(f"The boxes of a photo that is {words} cannot be changed.")
+    if not photo.width or not photo.height:
+        raise EditRefused("This photo has no size recorded, so boxes cannot be placed on it.")
+
+
+def _reason(text: str | None, required: str | None = None) -> str | None:
+    """A moderator's reason, trimmed; ``required`` is the sentence when it is missing."""
+    if text is not None and not isinstance(text, str):
+        raise EditRefused("A reason must be text.")
+    text = (text or "").strip() or None
+    if required and not text:
+        raise EditRefused(required)
+    if text and len(text) > release.MAX_REASON:
+        raise EditRefused(f"The reason is too long (at most {release.MAX_REASON} characters).")
+    return text
+
+
+def check_box(photo: Photo, box: object) -> Box:
+    """Four finite numbers in the master's pixels, left < right and top < bottom,
+    inside the photo (within :data:`EDGE_SLACK`, then clipped) and at least
+    :data:`~archive.claims.MIN_BOX` pixels each way."""
+    if isinstance(box, dict):
+        box = [box.get(k) for k in ("x1", "y1", "x2", "y2")]
+    if not isinstance(box, Sequence) or isinstance(box, str) or len(box) != 4:
+        raise EditRefused("A box needs four numbers: left, top, right and bottom.")
+    values = []
+    for v in box:
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise EditRefused("A box needs four numbers: left, top, right and bottom.")
+        try:
+            number = float(v)
+        except ValueError:
+            raise EditRefused("A box needs four numbers: left, top, right and bottom.") from None
+        if not math.isfinite(number):
+            raise EditRefused("A box needs four numbers: left, top, right and bottom.")
+        values.append(number)
+    x1, y1, x2, y2 = values
+    if x2 <= x1 or y2 <= y1:
+        raise EditRefused("A box's right edge must be right of its left edge, and its "
+                          "bottom below its top.")
+    w, h = float(photo.width or 0), float(photo.height or 0)
+    if x1 < -EDGE_SLACK or y1 < -EDGE_SLACK or x2 > w + EDGE_SLACK or y2 > h + EDGE_SLACK:
+        raise EditRefused(f"A box reaches outside the photo ({photo.width} × {photo.height} "
+                          "pixels): keep every box inside it.")
+    x1, y1, x2, y2 = max(0.0, x1), max(0.0, y1), min(w, x2), min(h, y2)
+    if x2 - x1 < MIN_BOX or y2 - y1 < MIN_BOX:
+        raise EditRefused(f"A box is too small: make it at least {MIN_BOX} pixels wide and "
+                          "high, around the whole face.")
+    return round(x1, 2), round(y1, 2), round(x2, 2), round(y2, 2)
+
+
+def consent_for(face: Face) -> Claim | None:
+    """The claim that lets ``face`` be shown: a verified "show me", or a photographer's
+    release while the event accepts them (``claims.photographer_release``). A withdrawn
+    or declined one does not count."""
+    photo = face.photo
+    for claim in photo.claims:
+        if claim.face_id != face.id or claim.kind != ClaimKind.SHOW_ME:
+            continue
+        if claim.status == ClaimStatus.VERIFIED:
+            return claim
+        if (claim.status == ClaimStatus.OPEN and claim.source == "photographer"
+                and photo.event.allow_photographer_releases):
+            return claim
+    return None
+
+
+def _holding_claims(face: Face) -> list[Claim]:
+    """Claims that still need this face: an open one, or a verified consent."""
+    return [c for c in face.photo.claims if c.face_id == face.id
+            and c.status in (ClaimStatus.OPEN, ClaimStatus.VERIFIED)]
+
+
+def _covers(outer: Box, inner: Iterable[float]) -> bool:
+    ix1, iy1, ix2, iy2 = inner
+    return (outer[0] <= ix1 + EPSILON and outer[1] <= iy1 + EPSILON
+            and outer[2] >= ix2 - EPSILON and outer[3] >= iy2 - EPSILON)
+
+
+def _check_move(face: Face, box: Box) -> None:
+    if face.decision == FaceDecision.SHOW:
+        raise EditRefused("This face is shown with consent: set it to obscured before "
+                          "changing its box.")
+    if face.locked and not _covers(box, face.box):
+        raise EditRefused("Someone asked for this face to stay blurred (or drew its box): "
+                          "its box can grow, but not move off what it covered or shrink.")
+
+
+def _check_delete(face: Face, reason: str | None) -> None:
+    if face.locked or face.source == FaceSource.CLAIM:
+        raise EditRefused("Someone asked for this face to stay blurred (or drew its box): "
+                          "its box cannot be removed.")
+    if _holding_claims(face):
+        raise EditRefused("A request about this face is open or its consent is verified: "
+                          "decide the request first (claims queue), then remove the box.")
+    if face.source in NEEDS_DELETE_REASON and not reason:
+        raise EditRefused("Say why a detected box is not a face (for example “a poster”, "
+                          "“a pattern on a flag”): removing it leaves that area unobscured.")
+
+
+def _fmt(box: Iterable[float]) -> str:
+    return "[" + ", ".join(f"{v:g}" for v in box) + "]"
+
+
+# --- Changes (each audited; the caller finishes) ----------------------------------------
+
+
+def _add(photo: Photo, moderator: User, box: Box) -> Face:
+    face = Face(x1=box[0], y1=box[1], x2=box[2], y2=box[3], score=None,
+                source=FaceSource.MODERATOR, decision=FaceDecision.OBSCURE)
+    photo.faces.append(face)
+    db.session.flush()  # its id, for the audit entry
+    audit.record(moderator, "face.add", "photo", photo.ref, f"face {face.id} at {_fmt(box)}")
+    return face
+
+
+def _move(face: Face, moderator: User, box: Box) -> None:
+    old = face.box
+    face.x1, face.y1, face.x2, face.y2 = box
+    audit.record(moderator, "face.move", "photo", face.photo.ref,
+                 f"face {face.id} from {_fmt(old)} to {_fmt(box)}")
+
+
+def _delete(face: Face, moderator: User, reason: str | None) -> None:
+    photo = face.photo
+    for claim in photo.claims:  # closed claims keep their kind and outcome, not the face
+        if claim.face_id == face.id:
+            claim.face = None
+    what = f"{face.source} face {face.id} at {_fmt(face.box)}"
+    if face.score is not None:
+        what += f", score {face.score:.2f}"
+    audit.record(moderator, "face.delete", "photo", photo.ref,
+                 f"{what}: {reason}" if reason else what)
+    photo.faces.remove(face)
+
+
+def _finish(photo: Photo) -> None:
+    """The render every change needs: not public from this commit until it is done."""
+    request_render(photo)
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    enqueue_render(photo)
+
+
+# --- The operations -----------------------------------------------------------------------
+
+
+def add_box(photo: Photo, moderator: User, box: object) -> Face:
+    """A face the detector missed: obscured from the next render on."""
+    _require_moderator(moderator)
+    check_editable(photo)
+    face = _add(photo, moderator, check_box(photo, box))
+    _finish(photo)
+    return face
+
+
+def move_box(face: Face, moderator: User, box: object) -> bool:
+    """Move or resize ``face``'s box; False if it did not change."""
+    _require_moderator(moderator)
+    photo = face.photo
+    check_editable(photo)
+    new = check_box(photo, box)
+    if _same(face.box, new):
+        return False
+    _check_move(face, new)
+    _move(face, moderator, new)
+    _finish(photo)
+    return True
+
+
+def delete_box(face: Face, moderator: User, reason: str | None = None) -> None:
+    """Remove a box that is not a face (a detected one only with a reason)."""
+    _require_moderator(moderator)
+    photo = face.photo
+    check_editable(photo)
+    reason = _reason(reason)
+    _check_delete(face, reason)
+    _delete(face, moderator, reason)
+    _finish(photo)
+
+
+def set_decision(face: Face, moderator: User, decision: str,
+                 reason: str | None = None) -> bool:
+    """Obscure a face (always allowed), or show it (only with its consent, never when
+    locked, and with a reason). False if the decision was already so."""
+    _require_moderator(moderator)
+    photo = face.photo
+    check_editable(photo)
+    if decision not in (FaceDecision.OBSCURE, FaceDecision.SHOW):
+        raise EditRefused("Choose whether the face is obscured or shown.")
+    if decision == FaceDecision.SHOW:
+        if face.locked:
+            raise EditRefused("Someone asked for this face to stay blurred: it cannot be "
+                              "shown (only a newly verified “show me” can override that, "
+                              "in the claims queue).")
+        consent = consent_for(face)
+        if consent is None:
+            raise EditRefused("A face is shown only with the person's verified consent: "
+                              "verify their “show me” request in the claims queue first.")
+        reason = _reason(reason, "Say why this face may be shown again (it is kept in the "
+                                 "audit log).")
+        note = f"face {face.id} shown (consent: claim {consent.id}): {reason}"
+    else:
+        reason = _reason(reason)
+        note = f"face {face.id} obscured" + (f": {reason}" if reason else "")
+    if face.decision == decision:
+        return False
+    face.decision = decision
+    audit.record(moderator, "face.decision", "photo", photo.ref, note)
+    _finish(photo)
+    return True
+
+
+def _same(a: Iterable[float], b: Iterable[float]) -> bool:
+    return all(abs(x - y) <= EPSILON for x, y in zip(a, b, strict=True))
+
+
+def _parse_id(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise EditRefused("A box's id is not valid: reload the page.")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise EditRefused("A box's id is not valid: reload the page.") from None
+
+
+def save_boxes(photo: Photo, moderator: User, boxes: object,
+               delete_reason: str | None = None,
+               known_ids: Iterable[object] | None = None) -> Changes:
+    """Save the whole set of boxes drawn on the workspace's canvas, in one render.
+
+    ``boxes`` lists ``{"id": face id or None for a new box, "box": [x1, y1, x2, y2]}``.
+    A face the page knew (``known_ids``; all faces when None) but did not send is
+    removed, with ``delete_reason`` (required when a detected box goes). A face added
+    since the page was loaded (a claim's missed face) is left alone. Everything is
+    checked before anything changes: one refusal and nothing is saved.
+    """
+    _require_moderator(moderator)
+    check_editable(photo)
+    if not isinstance(boxes, list):
+        raise EditRefused("Nothing to save: the page sent no list of boxes.")
+    if len(boxes) > MAX_BOXES:
+        raise EditRefused(f"Too many boxes in one save (at most {MAX_BOXES}).")
+    delete_reason = _reason(delete_reason)
+    faces = {f.id: f for f in photo.faces}
+    if known_ids is not None and not isinstance(known_ids, (list, tuple, set)):
+        raise EditRefused("The page sent no list of the boxes it showed: reload the page.")
+    known = set(faces) if known_ids is None else {_parse_id(i) for i in known_ids}
+
+    adds: list[Box] = []
+    moves: list[tuple[Face, Box]] = []
+    sent: set[int] = set()
+    for item in boxes:
+        if not isinstance(item, dict):
+            raise EditRefused("Each box must have an id (or none, if new) and four numbers.")
+        face_id = _parse_id(item.get("id"))
+        box = check_box(photo, item.get("box", item))
+        if face_id is None:
+            adds.append(box)
+            continue
+        if face_id in sent:
+            raise EditRefused("The same box was sent twice: reload the page.")
+        sent.add(face_id)
+        face = faces.get(face_id)
+        if face is None:
+            raise EditRefused("A box you edited is not in this photo any more (a moderator "
+                              "may have removed it): reload the page.")
+        if not _same(face.box, box):
+            _check_move(face, box)
+            moves.append((face, box))
+    deletes = [f for fid, f in faces.items() if fid in known and fid not in sent]
+    for face in deletes:
+        _check_delete(face, delete_reason)
+
+    changes = Changes()
+    if not (adds or moves or deletes):
+        return changes
+    try:
+        for face, box in moves:
+            _move(face, moderator, box)
+            changes.moved.append(face.id)
+        for face in deletes:
+            changes.deleted.append(face.id)
+            _delete(face, moderator, delete_reason)
+        for box in adds:
+            changes.added.append(_add(photo, moderator, box).id)
+    except Exception:
+        db.session.rollback()
+        raise
+    _finish(photo)
+    return changes

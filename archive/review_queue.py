@@ -1,0 +1,260 @@
+"""The moderators' review queue: which photos wait, filtered; approving many at once;
+and what the release gate says about a photo, in short and as a next step.
+
+The gate itself is :mod:`archive.release` (``blockers``): everything here asks it
+rather than repeating its rules, so the queue, the workspace and the public pages can
+never disagree about why a photo is not public.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import release
+from .extensions import db
+from .models import Claim, ClaimStatus, Event, Photo, PhotoState, User
+
+#: Rows on one page of the queue (the oldest first: they have waited longest).
+QUEUE_LIMIT = 100
+#: At most this many photos in one "Approve selected".
+BULK_LIMIT = QUEUE_LIMIT
+#: A moment after every claim window: "as if the window had ended".
+AFTER_EVERY_WINDOW = datetime(9999, 1, 1)
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """The queue's filters, from the page's GET parameters (unknown values are ignored,
+    so a stale link shows more, never an error)."""
+
+    event: str = ""  # event slug
+    photographer: int | None = None  # user id
+    open_claims: bool = False
+    self_check_failed: bool = False
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> QueueFilters:
+        try:
+            photographer = int(args.get("photographer") or 0) or None
+        except ValueError:
+            photographer = None
+        return cls(event=(args.get("event") or "").strip()[:120], photographer=photographer,
+                   open_claims=args.get("claims") == "1",
+                   self_check_failed=args.get("self_check") == "failed")
+
+    def query_args(self) -> dict[str, str]:
+        """The same filters as GET parameters, for links that keep them."""
+        out = {}
+        if self.event:
+            out["event"] = self.event
+        if self.photographer:
+            out["photographer"] = str(self.photographer)
+        if self.open_claims:
+            out["claims"] = "1"
+        if self.self_check_failed:
+            out["self_check"] = "failed"
+        return out
+
+    @property
+    def active(self) -> bool:
+        return bool(self.query_args())
+
+
+def queue_query(filters: QueueFilters) -> Select:
+    """Photos in review that match ``filters``, the longest waiting first."""
+    query = select(Photo).where(Photo.state == PhotoState.IN_REVIEW)
+    if filters.event:
+        query = query.where(Photo.event.has(Event.slug == filters.event))
+    if filters.photographer:
+        query = query.where(Photo.photographer_id == filters.photographer)
+    if filters.open_claims:
+        query = query.where(exists().where(Claim.photo_id == Photo.id,
+                                           Claim.status == ClaimStatus.OPEN))
+    if filters.self_check_failed:
+        # release.self_check_blocks, for rows that have a derivative: found faces that
+        # no moderator has overridden.
+        query = query.where(Photo.self_check_faces > 0, Photo.self_check_override.is_(None))
+    return query.order_by(Photo.processed_at, Photo.id)
+
+
+def queue_photos(filters: QueueFilters, limit: int = QUEUE_LIMIT) -> list[Photo]:
+    return list(db.session.scalars(
+        queue_query(filters)
+        .options(selectinload(Photo.faces), selectinload(Photo.event),
+                 selectinload(Photo.photographer), selectinload(Photo.claims))
+        .limit(limit)))
+
+
+def count_queue(filters: QueueFilters) -> int:
+    return db.session.scalar(select(func.count()).select_from(
+        queue_query(filters).order_by(None).subquery())) or 0
+
+
+def next_in_queue(photo: Photo, filters: QueueFilters) -> Photo | None:
+    """The photo after ``photo`` in the (filtered) queue's order, else its first photo
+    other than ``photo`` (so that "next" keeps going after a decision)."""
+    query = queue_query(filters).where(Photo.id != photo.id)
+    if photo.processed_at is not None:
+        after = query.where(or_(Photo.processed_at > photo.processed_at,
+                                and_(Photo.processed_at == photo.processed_at,
+                                     Photo.id > photo.id)))
+        found = db.session.scalars(after.limit(1)).first()
+        if found is not None:
+            return found
+    return db.session.scalars(query.limit(1)).first()
+
+
+def open_claim_counts(photo_ids: Iterable[int] | None = None) -> dict[int, int]:
+    query = (select(Claim.photo_id, func.count(Claim.id))
+             .where(Claim.status == ClaimStatus.OPEN).group_by(Claim.photo_id))
+    if photo_ids is not None:
+        query = query.where(Claim.photo_id.in_(list(photo_ids)))
+    return dict(db.session.execute(query).all())
+
+
+def filter_choices() -> tuple[list[Event], list[User]]:
+    """Events and photographers that have photos in review, for the filter menus."""
+    events = db.session.scalars(
+        select(Event).where(Event.photos.any(Photo.state == PhotoState.IN_REVIEW))
+        .order_by(Event.date.desc(), Event.name)).all()
+    photographers = db.session.scalars(
+        select(User).where(exists().where(Photo.photographer_id == User.id,
+                                          Photo.state == PhotoState.IN_REVIEW))
+        .order_by(User.display_name)).all()
+    return list(events), list(photographers)
+
+
+def short(reason: str) -> str:
+    """A blocker in a few words: its first sentence, up to a colon ("The event's claim
+    window is open until 3 December 2026 (UTC)")."""
+    first = reason.split(". ", 1)[0].split(": ", 1)[0].rstrip(".")
+    return first
+
+
+def blockers_besides_approval(photo: Photo) -> list[str]:
+    """What the gate would still hold against ``photo`` if a moderator approved it now
+    and its claim window had ended: what approving alone cannot fix.
+
+    The approval is assumed, not recorded."""
+    return release.blockers(photo, now=AFTER_EVERY_WINDOW, assume_approved=True)
+
+
+def approve_skipping_window(photo: Photo, moderator: User, skip_reason: str | None,
+                            reason: str | None = None) -> None:
+    """Approve and release before the claim window ends: a reason is required."""
+    if not (skip_reason or "").strip():
+        raise ValueError("To release before the claim window ends, give a reason (it is "
+                         "kept in the audit log).")
+    release.approve(photo, moderator, reason, skip_window=skip_reason)
+
+
+@dataclass
+class BulkResult:
+    public: list[str] = field(default_factory=list)  # approved and public now
+    waiting: list[str] = field(default_factory=list)  # approved, waiting for the window
+    left: list[tuple[str, list[str]]] = field(default_factory=list)  # ref, reasons
+
+    def message(self) -> str:
+        parts = []
+        if self.public:
+            parts.append(f"Approved and public now: {', '.join(self.public)}.")
+        if self.waiting:
+            parts.append(f"Approved, released by itself when the claim window ends: "
+                         f"{', '.join(self.waiting)}.")
+        if self.left:
+            parts.append("Left as they were: " + " · ".join(
+                f"{ref}: {' '.join(short(r) + '.' for r in reasons)}"
+                for ref, reasons in self.left))
+        return " ".join(parts) or "No photo was selected."
+
+
+def bulk_approve(refs: Iterable[str], moderator: User, skip_window: bool = False,
+                 skip_reason: str | None = None) -> BulkResult:
+    """Approve each photo whose only blockers are the approval itself and the claim
+    window; leave every other one as it is, with its reasons. ``skip_window`` releases
+    the approved ones before their window ends, with one ``skip_reason`` for all."""
+    if not moderator.is_moderator:
+        raise PermissionError("only moderators approve photos")
+    refs = list(dict.fromkeys(r for r in refs if r))
+    if len(refs) > BULK_LIMIT:
+        raise ValueError(f"Select at most {BULK_LIMIT} photos at once.")
+    if skip_window and not (skip_reason or "").strip():
+        raise ValueError("To release before the claim window ends, give a reason (it is "
+                         "kept in the audit log). Nothing was approved.")
+    if skip_reason and len(skip_reason) > release.MAX_REASON:
+        raise ValueError(f"The reason is too long (at most {release.MAX_REASON} characters).")
+    photos = {p.ref: p for p in db.session.scalars(select(Photo).where(Photo.ref.in_(refs)))}
+    result = BulkResult()
+    for ref in refs:
+        photo = photos.get(ref)
+        if photo is None:
+            result.left.append((ref, ["There is no such photo."]))
+            continue
+        if photo.state == PhotoState.RELEASED:
+            result.left.append((ref, ["It is public already."]))
+            continue
+        reasons = blockers_besides_approval(photo)
+        if photo.state != PhotoState.IN_REVIEW and not reasons:
+            reasons = ["It is not in review."]
+        if reasons:
+            result.left.append((ref, reasons))
+            continue
+        try:
+            if skip_window:
+                approve_skipping_window(photo, moderator, skip_reason)
+            else:
+                release.approve(photo, moderator)
+        except StaleDataError:
+            db.session.rollback()
+            result.left.append((ref, ["It changed while you were approving: look again."]))
+            continue
+        except ValueError as err:
+            db.session.rollback()
+            result.left.append((ref, [str(err)]))
+            continue
+        (result.public if photo.state == PhotoState.RELEASED else result.waiting).append(ref)
+    return result
+
+
+def next_step(photo: Photo, now: datetime | None = None) -> str:
+    """What happens to ``photo`` next, in one or two sentences for the workspace."""
+    if photo.state == PhotoState.PURGED:
+        return "Nothing: it was deleted for good."
+    if photo.state == PhotoState.REJECTED:
+        return "Nothing: it was rejected and will not be published."
+    if photo.state == PhotoState.HIDDEN:
+        return ("It stays hidden until a moderator decides the removal request (claims "
+                "queue) or releases the hold.")
+    if photo.state not in release.REVIEWABLE:
+        return "It is not processed yet: nothing can be decided."
+    if photo.state == PhotoState.RELEASED:
+        return ("It is public. Changing a box takes it off the public pages until the new "
+                "anonymised version is made and checked.")
+    window = release.window_open(photo, now)
+    ends = release.claim_window_ends(photo.event)
+    others = blockers_besides_approval(photo)
+    if photo.render_pending:
+        first = "The anonymised version is being made again; the self-check then runs on it."
+    elif others:
+        first = "Before it can be public: " + " ".join(short(r) + "." for r in others)
+    else:
+        first = ""
+    if photo.approved_at is None:
+        if window:
+            then = (f"Approving now releases it by itself when the claim window ends "
+                    f"({ends:%d %B %Y}), unless something holds it; to release it before, "
+                    "approve and skip the claim window, with a reason.")
+        else:
+            then = ("Approving makes it public at once." if not others else
+                    "Approving records your decision; it is public once nothing holds it.")
+    elif window:
+        then = f"Approved: it is released by itself when the claim window ends ({ends:%d %B %Y})."
+    else:
+        then = "Approved: it is public as soon as nothing holds it."
+    return f"{first} {then}".strip()
