@@ -44,6 +44,12 @@ def save_event(admin: User, event: Event | None, **fields) -> Event:
     audit.record(admin, "event.create" if creating else "event.edit", "event", event.id,
                  None if creating else ", ".join(changed) or None)
     db.session.commit()
+    if not creating:
+        # A new date or window may release photos, or take released ones back: now,
+        # not at the worker's next minute.
+        from .release import release_due
+
+        release_due()
     return event
 
 

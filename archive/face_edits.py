@@ -188,6 +188,17 @@ def _check_move(face: Face, box: Box) -> None:
     if face.locked and not _covers(box, face.box):
         raise EditRefused("Someone asked for this face to stay blurred (or drew its box): "
                           "its box can grow, but not move off what it covered or shrink.")
+    if any(c.kind == ClaimKind.SHOW_ME for c in _holding_claims(face)) \
+            and not _covers(face.box, box):
+        # Consent was given for this box: growing or moving it could show someone else.
+        raise EditRefused("Someone asked to be shown in this box (or their consent is "
+                          "verified): it can shrink, but not grow or move. Add a new box "
+                          "for anyone else.")
+    if face.source == FaceSource.DETECTED:
+        cx, cy = (face.x1 + face.x2) / 2, (face.y1 + face.y2) / 2
+        if not (box[0] <= cx <= box[2] and box[1] <= cy <= box[3]):
+            raise EditRefused("A detected box can be adjusted, not moved off what the "
+                              "detector found: remove it with a reason and add a new one.")
 
 
 def _check_delete(face: Face, reason: str | None) -> None:

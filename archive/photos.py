@@ -82,13 +82,20 @@ def accept_upload(stream: BinaryIO, event: Event, photographer: User) -> Photo:
                   upload_key=new_key("private", ".upload"))
     db.session.add(photo)
     db.session.commit()
+    key = photo.upload_key
     try:
-        get_store().put("private", stream, suffix=".upload", key=photo.upload_key)
+        get_store().put("private", stream, suffix=".upload", key=key)
     except BaseException:
-        get_store().delete(photo.upload_key)
+        get_store().delete(key)
         db.session.delete(photo)
         db.session.commit()
         raise
+    db.session.refresh(photo)
+    if photo.upload_key != key:
+        # Purged (an admin's panic purge) while the bytes were written: they go too.
+        get_store().delete(key)
+        raise UploadRefused("This event's unreleased photos were just deleted by an "
+                            "admin; the upload was not kept.", 409)
     enqueue(photo)
     return photo
 

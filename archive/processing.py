@@ -82,6 +82,8 @@ def process_photo(photo_id: int) -> None:
                 photo.lease_until = None
                 db.session.commit()
                 sweep_discarded(photo)
+        elif photo is not None and photo.state == PhotoState.PURGED:
+            sweep_discarded(photo)  # purged under this run: what it wrote goes too
         raise
 
 

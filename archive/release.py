@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from . import audit
 from .extensions import db
@@ -209,6 +209,7 @@ def release_due(now: datetime | None = None) -> list[str]:
         .where(Photo.state == PhotoState.IN_REVIEW, Photo.approved_at.is_not(None))
         .order_by(Photo.id)).all()
     released = []
+    taken_back = _take_back(now)
     for photo in waiting:
         if claim_window_ends(photo.event) > now and not photo.window_skip_reason:
             continue
@@ -217,11 +218,36 @@ def release_due(now: datetime | None = None) -> list[str]:
             audit.record(None, "photo.release", "photo", photo.ref,
                          "approved earlier; the claim window ended")
             released.append(photo.ref)
-    if released:
+    if released or taken_back:
         db.session.commit()
     else:
         db.session.rollback()
     return released
+
+
+def _take_back(now: datetime) -> list[Photo]:
+    """Released photos the rule no longer allows (released before a condition existed,
+    or an admin moved the event's date or lengthened its window): back to review. Only
+    candidates are read: photos of events whose window is open, and photos whose
+    self-check result blocks."""
+    open_events = [e.id for e in db.session.scalars(select(Event))
+                   if claim_window_ends(e) > now]
+    candidate = or_(Photo.self_check_faces.is_(None),
+                    and_(Photo.self_check_faces > 0, Photo.self_check_override.is_(None)))
+    if open_events:
+        candidate = or_(candidate, and_(Photo.event_id.in_(open_events),
+                                        Photo.window_skip_reason.is_(None)))
+    photos = db.session.scalars(select(Photo).where(
+        Photo.state == PhotoState.RELEASED, Photo.derivative_key.is_not(None), candidate)
+        .order_by(Photo.id)).all()
+    taken = []
+    for photo in photos:
+        why = blockers(photo, now)
+        refresh(photo, now)
+        if photo.state != PhotoState.RELEASED:
+            audit.record(None, "photo.unrelease", "photo", photo.ref, " ".join(why))
+            taken.append(photo)
+    return taken
 
 
 def reject(photo: Photo, moderator: User, reason: str | None = None) -> None:

@@ -90,10 +90,19 @@ def retention_sentence(photo: Photo) -> str:
     public = "the anonymised version stays public until it is removed."
     if photo.master_purged_at is not None:
         return f"The unblurred original was deleted on {_day(photo.master_purged_at)}; " + public
+    days = photo.event.purge_masters_after_days
+    if photo.released_at is None and photo.state != PhotoState.PURGED:
+        # Not released yet (the photographer's and the moderators' pages).
+        rejected = (" If it is rejected, every file of it is deleted at once."
+                    if photo.event.purge_rejected else "")
+        if days is None:
+            return ("Once released, the unblurred original is kept until someone deletes "
+                    "it; " + public + rejected)
+        return (f"Once released, the unblurred original is deleted {days} "
+                f"day{'' if days == 1 else 's'} after release; " + public + rejected)
     until = kept_until(photo)
     if until is None:
         return "The unblurred original is kept until someone deletes it; " + public
-    days = photo.event.purge_masters_after_days
     return (f"The unblurred original is deleted on {_day(until)}, {days} "
             f"day{'' if days == 1 else 's'} after release; " + public)
 
@@ -118,9 +127,10 @@ def _rejected_due(photo: Photo) -> bool:
 
 def _master_due(photo: Photo, now: datetime) -> bool:
     until = kept_until(photo)
+    # Only while public: a photo back in review (a removal request, a self-check to
+    # fix) keeps its master until a moderator has decided, so its faces can be fixed.
     return (until is not None and until <= now and bool(photo.master_key)
-            and not photo.render_pending and photo.state != PhotoState.PURGED
-            and not _rejected_due(photo))
+            and not photo.render_pending and photo.state == PhotoState.RELEASED)
 
 
 def due(now: datetime | None = None) -> list[Action]:
@@ -182,9 +192,10 @@ def run(now: datetime | None = None) -> list[Action]:
 def purge_photo(photo: Photo, actor: User | None, reason: str | None) -> None:
     """Delete every file of ``photo`` now (``claims.purge``): switch, commit, delete.
     A concurrent change raises ``StaleDataError`` before any file is deleted."""
+    busy = _busy(photo)
     keys = _detach_everything(photo, actor, reason)
     db.session.commit()
-    _delete(photo, keys, sweep=True)
+    _delete(photo, keys, sweep=True, keep_listed=busy)
 
 
 def purge_rejected_now(photo: Photo) -> bool:
@@ -252,6 +263,7 @@ def panic_purge(event: Event, admin: User, confirmation: str, reason: str) -> Pa
     for attempt in range(ATTEMPTS):
         now = utcnow()
         released, others = _panic_targets(event)
+        busy = {p.id for p in others if _busy(p)}
         work = [(p, _detach_master(p, admin, why, now), False) for p in released]
         work += [(p, _detach_everything(p, admin, why), True) for p in others]
         counts = PanicCounts(len(released), len(others), sum(len(set(k)) for _, k, _ in work))
@@ -266,7 +278,7 @@ def panic_purge(event: Event, admin: User, confirmation: str, reason: str) -> Pa
                 raise
             continue
         for photo, keys, whole in work:
-            _delete(photo, keys, sweep=whole)
+            _delete(photo, keys, sweep=whole, keep_listed=photo.id in busy)
         return counts
     raise AssertionError("unreachable")
 
@@ -305,15 +317,25 @@ def _detach_everything(photo: Photo, actor: User | None, reason: str | None) -> 
     return keys
 
 
-def _delete(photo: Photo, keys: list[str], sweep: bool) -> None:
+def _busy(photo: Photo) -> bool:
+    """A run may be writing this photo's files right now (an upload being stored, a
+    processing or render run): a file it writes after the purge's delete must not be
+    left behind."""
+    return photo.state in (PhotoState.UPLOADED, PhotoState.PROCESSING) or photo.render_pending
+
+
+def _delete(photo: Photo, keys: list[str], sweep: bool, keep_listed: bool = False) -> None:
     """Delete the files of a committed switch, then forget the keys that are gone (a
-    file that could not be deleted stays listed, for the sweep to try again)."""
+    file that could not be deleted stays listed, for the sweep to try again). With
+    ``keep_listed`` (a run was busy on the photo) every key stays listed even so: the
+    worker's sweep deletes them again once no run touches the photo, taking any file a
+    late write put back."""
     from .photos import get_store, sweep_work
 
     if sweep:
         sweep_work(photo)  # a run still going on the photo leaves no work file behind
     store = get_store()
-    gone = set()
+    gone: set[str] = set()
     for key in keys:
         try:
             store.delete(key)
@@ -321,6 +343,8 @@ def _delete(photo: Photo, keys: list[str], sweep: bool) -> None:
             log.exception("could not delete a blob of photo %s; it stays listed", photo.id)
             continue
         gone.add(key)
+    if keep_listed:
+        return
     for _ in range(ATTEMPTS):
         try:
             photo.discard_keys = [k for k in photo.discard_keys or [] if k not in gone]

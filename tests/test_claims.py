@@ -973,3 +973,35 @@ def test_every_decision_is_audited_without_details_contact_or_secret(app, world)
         for value in secrets_and_hashes[::2]:
             assert value not in dump
         assert re.search(r"in person", by_action["claim.verify"].reason)
+
+
+def test_a_decision_that_does_not_commit_sends_no_mail(app, world):
+    """The notification leaves with the commit that closes the claim: a decision that
+    fails (here, the photo changed meanwhile) tells nobody anything."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from archive import claims
+    from archive.extensions import db
+    from archive.models import Claim, Photo
+
+    with SmtpSink() as sink:
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port)
+        with app.app_context():
+            photo = make_photo("released", world["jpeg"])
+            receipt = claims.make_claim(photo, "takedown", reason_code="me")
+            claims.set_contact(receipt.claim, "someone@example.net")
+            claim_id, photo_id = receipt.claim.id, photo.id
+            # Another process changes the photo after this one read it.
+            with db.engine.begin() as conn:
+                conn.execute(Photo.__table__.update().where(Photo.id == photo_id)
+                             .values(version=Photo.version + 1))
+            with pytest.raises(StaleDataError):
+                claims.confirm_removal(receipt.claim, mod(), "Removed.")
+            db.session.rollback()
+            claim = db.session.get(Claim, claim_id)
+            assert claim.status == "open" and claim.contact == "someone@example.net"
+            assert not sink.wait_for(1, timeout=1.5)
+
+            claims.confirm_removal(claim, mod(), "Removed.")
+            assert sink.wait_for(1)
+            assert [m["to"] for m in sink.messages] == ["someone@example.net"]

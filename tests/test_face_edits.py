@@ -247,6 +247,39 @@ def test_a_shown_face_keeps_its_box(app, world):
         assert state_of(pid) == before
 
 
+def test_a_consented_box_may_shrink_but_not_grow_or_move(app, world):
+    """Consent belongs to a box: obscuring the face, moving its box onto someone else
+    and showing it again would show that person with another's consent."""
+    from archive import claims, face_edits
+
+    pid = world()
+    with app.app_context():
+        face_id = photo_of(pid).faces[0].id
+        claim = claims.make_claim(photo_of(pid), "show_me", face=face_id).claim
+        for verified in (False, True):  # an open request, then a verified consent
+            if verified:
+                claims.verify_show_me(claim, moderator(), "in_person")
+                face_edits.set_decision(photo_of(pid).faces[0], moderator(), "obscure")
+            before = state_of(pid)
+            for box in ([40, 40, 160, 110], [45, 45, 105, 115], [0, 0, 200, 200]):
+                with pytest.raises(face_edits.EditRefused, match="can shrink, but not"):
+                    face_edits.move_box(photo_of(pid).faces[0], moderator(), box)
+            assert state_of(pid) == before
+        assert face_edits.move_box(photo_of(pid).faces[0], moderator(), [45, 45, 95, 105])
+        assert photo_of(pid).faces[0].box == (45, 45, 95, 105)
+
+
+def test_a_detected_box_cannot_be_moved_off_what_was_found(app, world):
+    from archive import face_edits
+
+    pid = world()
+    with app.app_context():
+        before = state_of(pid)
+        with pytest.raises(face_edits.EditRefused, match="remove it with a reason"):
+            face_edits.move_box(photo_of(pid).faces[0], moderator(), [120, 120, 180, 190])
+        assert state_of(pid) == before
+
+
 def test_removing_a_detected_box_needs_a_reason(app, world):
     from archive import face_edits
 

@@ -397,3 +397,60 @@ def get_store_path(app, ref: str):
     with app.app_context():
         photo = db.session.scalars(select(Photo).where(Photo.ref == ref)).one()
         return get_store().path_for(photo.derivative_key)
+
+
+def test_the_attendees_review_link_hides_a_photo_the_self_check_holds(app, client, world):
+    """The review link shows photos in review, as their anonymised version: not one
+    whose self-check found a face (that version may show it) until a moderator looks."""
+    from archive import release
+    from archive.extensions import db
+    from archive.models import Event, Photo
+
+    with app.app_context():
+        photo = make_photo("in_review", world["jpeg"])
+        token = db.session.scalars(select(Event.review_token)).one()
+        ref, pid = photo.ref, photo.id
+        media = photo.derivative_key.removeprefix("public/")
+    assert client.get(f"/r/{token}/media/{media}").status_code == 200  # the control
+    with app.app_context():
+        db.session.get(Photo, pid).self_check_faces = 1
+        db.session.commit()
+    assert client.get(f"/r/{token}/media/{media}").status_code == 404
+    assert media not in client.get(f"/r/{token}").get_data(as_text=True)
+    assert media not in client.get(f"/r/{token}/photos/{ref}").get_data(as_text=True)
+    with app.app_context():
+        release.override_self_check(db.session.get(Photo, pid), mod(), "a face on a placard")
+    assert client.get(f"/r/{token}/media/{media}").status_code == 200
+
+
+def test_released_photos_the_rule_no_longer_allows_are_taken_back(app, client, world):
+    """A photo released before the self-check was a condition (no result), and a photo
+    whose event an admin moves into its claim window, go back to review at once: the
+    periodic task and the event form both ask the rule again."""
+    from archive import events, release
+    from archive.extensions import db
+    from archive.models import AuditEntry, Event, Photo
+
+    with freeze_time(datetime(2026, 7, 1)), app.app_context():
+        old = make_photo("released", world["jpeg"])
+        kept = make_photo("released", world["jpeg"])
+        db.session.get(Photo, old.id).self_check_faces = None  # as before migration 0007
+        db.session.commit()
+        assert release.release_due() == []
+        assert fresh(old).state == "in_review" and fresh(kept).state == "released"
+        assert client.get(f"/photos/{old.ref}").status_code == 404
+
+        admin = make_user("admin@example.org", role="admin")
+        event = db.session.scalars(select(Event)).one()
+        events.save_event(admin, event, claim_window_days=60)  # open again until August
+        assert fresh(kept).state == "in_review"
+        assert client.get(f"/photos/{kept.ref}").status_code == 404
+        entries = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "photo.unrelease").order_by(AuditEntry.id)).all()
+        assert [(e.object_id, e.actor_label) for e in entries] == [
+            (old.ref, "system"), (kept.ref, "system")]
+        assert "self-check has not run" in entries[0].reason
+        assert "claim window is open" in entries[1].reason
+
+        events.save_event(admin, event, claim_window_days=7)
+        assert fresh(kept).state == "released"  # released again, at its first time

@@ -445,6 +445,14 @@ def test_panic_purge_leaves_no_master_and_no_unreleased_file(panic_world):
         assert before - files_on_disk(app) == doomed
         assert not files_on_disk(app) - before
         db.session.expire_all()
+        # A queued upload may be written or processed right now: its keys stay listed
+        # until the worker's sweep deletes them again (test below); then nothing is.
+        uploaded = db.session.get(Photo, photos["uploaded"].id)
+        assert uploaded.discard_keys and not (set(uploaded.discard_keys) & files_on_disk(app))
+        from archive.processing import sweep_leftovers
+
+        sweep_leftovers()
+        db.session.expire_all()
         for state, photo in photos.items():
             photo = db.session.get(Photo, photo.id)
             assert photo.master_key is None and photo.upload_key is None, state
@@ -474,6 +482,72 @@ def test_panic_purge_leaves_no_master_and_no_unreleased_file(panic_world):
             + [("photo.purge", refs[s]) for s in PANIC_STATES if s != "released"])
         assert {e[2] for e in entries} == {"admin@example.org"}
         assert all("the police are at the door" in e[3] for e in entries)
+
+
+def test_a_file_written_by_a_run_after_a_panic_purge_does_not_stay(world):
+    """A processing run has listed its new keys (as ``processing`` does before writing)
+    when the admin purges the event. The run then writes its master: the purge kept the
+    keys listed, so the worker's sweep deletes that late file and nothing is left."""
+    from archive import retention
+    from archive.extensions import db
+    from archive.models import Photo, utcnow
+    from archive.photos import get_store
+    from archive.processing import sweep_leftovers
+    from archive.storage import new_key
+
+    app = world
+    with app.app_context():
+        before = files_on_disk(app)
+        photo = add_photo("june-day", "uploaded")
+        late = new_key("private")
+        photo.state, photo.attempts = "processing", 1
+        photo.lease_until = utcnow() + timedelta(minutes=5)
+        photo.discard_keys = [late]
+        db.session.commit()
+        retention.panic_purge(event("june-day"), user("admin@example.org"), "june-day",
+                              "raid")
+        photo = db.session.get(Photo, photo.id)
+        assert photo.state == "purged" and late in photo.discard_keys
+        get_store().put("private", io.BytesIO(jpeg_bytes(1)), key=late)  # the late write
+        assert late in files_on_disk(app)
+        sweep_leftovers()
+        db.session.expire_all()
+        assert db.session.get(Photo, photo.id).discard_keys == []
+        assert files_on_disk(app) == before
+
+
+def test_an_upload_stored_while_its_event_is_purged_is_not_kept(world):
+    """The purge commits between the upload's row and its bytes: the bytes go too, and
+    the photographer is told why."""
+    from archive import photos, retention
+    from archive.models import Photo
+    from archive.storage import LocalBlobStore
+
+    app = world
+    real_put = LocalBlobStore.put
+
+    def put_during_a_purge(self, area, source, suffix=".jpg", key=None):
+        retention.panic_purge(event("june-day"), user("admin@example.org"), "june-day",
+                              "raid")
+        return real_put(self, area, source, suffix, key)
+
+    with app.app_context():
+        before = files_on_disk(app)
+        LocalBlobStore.put = put_during_a_purge
+        try:
+            with pytest.raises(photos.UploadRefused, match="not kept"):
+                photos.accept_upload(io.BytesIO(jpeg_bytes(7)), event("june-day"),
+                                     user("ana@example.org"))
+        finally:
+            LocalBlobStore.put = real_put
+        assert files_on_disk(app) == before
+        assert {p.state for p in db_photos(Photo)} == {"purged"}
+
+
+def db_photos(model):
+    from archive.extensions import db
+
+    return db.session.scalars(select(model)).all()
 
 
 def test_panic_purge_page(panic_world):
@@ -616,3 +690,91 @@ def test_a_face_claimed_after_the_master_is_deleted_is_obscured_on_the_public_ve
         with pytest.raises(claims.ClaimRefused, match="original of this photo was deleted"):
             claims.verify_show_me(claim, user("mod@example.org"), "in_person")
         assert claim.status == "open"
+
+
+def test_the_photographer_and_moderator_pages_say_what_will_be_kept(world):
+    """Before release, the studio page and the workspace say what retention will do."""
+    app = world
+    with app.app_context():
+        ref = add_photo("may-day", "in_review").ref
+    for who, url in (("ana@example.org", f"/studio/photos/{ref}"),
+                     ("mod@example.org", f"/review/photos/{ref}")):
+        browser = app.test_client()
+        login(browser, who)
+        page = browser.get(url).get_data(as_text=True)
+        assert ("Once released, the unblurred original is deleted 30 days after release; "
+                "the anonymised version stays public until it is removed. If it is "
+                "rejected, every file of it is deleted at once.") in page, who
+
+
+def test_a_photo_taken_back_into_review_keeps_its_master(world):
+    """Past its day N, a released photo with an open removal request (hidden) keeps its
+    master until a moderator decides; once public again, the next run deletes it."""
+    from archive import claims, retention
+    from archive.extensions import db
+    from archive.models import Photo
+
+    app = world
+    with freeze_time(RELEASED), app.app_context():
+        photo = add_photo("may-day")
+        pid = photo.id
+        claim = claims.make_claim(photo, "remove_photo", details="me").claim
+    with freeze_time(RELEASED + timedelta(days=31)), app.app_context():
+        assert db.session.get(Photo, pid).state == "hidden"
+        assert retention.run() == [] and db.session.get(Photo, pid).master_key
+        claims.reject_removal(db.session.merge(claim), user("mod@example.org"),
+                              "it is a public figure's speech")
+        assert db.session.get(Photo, pid).state == "released"
+        assert [a.what for a in retention.run()] == ["master"]
+        assert db.session.get(Photo, pid).master_key is None
+
+
+def test_a_render_without_the_master_scales_boxes_to_the_public_version(world, tmp_path):
+    """A master larger than the public version (3000 px wide: the derivative is 2048):
+    once the master is gone, a missed face in master pixels is obscured where it is in
+    the derivative's pixels, not at the same numbers."""
+    import numpy as np
+
+    from archive import claims, retention
+    from archive.extensions import db
+    from archive.imaging.pipeline import render_public
+    from archive.models import Photo
+    from archive.photos import get_store
+    from config import imaging_settings
+
+    app = world
+    rng = np.random.default_rng(3)
+    stripes = np.where((np.arange(3000) // 7) % 2, 220, 30).astype(np.uint8)
+    big = np.broadcast_to(stripes[None, :, None], (2000, 3000, 3)).copy()
+    big = np.clip(big + rng.normal(0, 4, big.shape), 0, 255).astype(np.uint8)
+    master = tmp_path / "big.jpg"
+    Image.fromarray(big).save(master, quality=92)
+    with freeze_time(RELEASED), app.app_context():
+        photo = add_photo("may-day")
+        store = get_store()
+        rendition = render_public(master, [], tmp_path, imaging_settings(app.config))
+        for key in (photo.master_key, photo.derivative_key):
+            store.delete(key)
+        photo.master_key = store.put("private", master)
+        photo.derivative_key = store.put("public", rendition.derivative)
+        photo.width, photo.height = 3000, 2000
+        photo.faces = []
+        db.session.commit()
+        pid = photo.id
+    with freeze_time(RELEASED + timedelta(days=30)), app.app_context():
+        assert len(retention.run()) == 1
+        photo = db.session.get(Photo, pid)
+        with Image.open(get_store().path_for(photo.derivative_key)) as im:
+            before = np.asarray(im.convert("L"), dtype=np.int16)
+        assert before.shape == (1365, 2048)
+        claims.make_claim(photo, "missed_face", box=(1500, 1000, 1800, 1300))
+        photo = db.session.get(Photo, pid)
+        with Image.open(get_store().path_for(photo.derivative_key)) as im:
+            after = np.asarray(im.convert("L"), dtype=np.int16)
+
+        def change(x1, y1, x2, y2):
+            return float(np.abs(after[y1:y2, x1:x2] - before[y1:y2, x1:x2]).mean())
+
+        scaled = change(1024 + 20, 683 + 20, 1229 - 20, 888 - 20)  # inside, scaled
+        unscaled = change(1500 + 20, 1000 + 20, 1800 - 20, 1300 - 20)  # the same numbers
+        assert scaled > 40 and unscaled < 5, (scaled, unscaled)

@@ -148,8 +148,10 @@ def _claimable(event: Event, ref: str) -> Photo:
 
 def _viewable(photo: Photo) -> bool:
     """May the review page, or a receipt, show this photo's public files now? Not while
-    a re-render is pending: the current files predate the last change of its faces."""
+    a re-render is pending (the current files predate the last change of its faces),
+    nor while the self-check holds it (its anonymised version may show a face)."""
     return (photo.state in claims.CLAIMABLE_STATES and not photo.render_pending
+            and not release.self_check_blocks(photo)
             and bool(photo.derivative_key and photo.thumb_key))
 
 
