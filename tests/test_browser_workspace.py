@@ -170,6 +170,8 @@ def test_drawing_moving_saving_and_approving_a_box(tmp_path, astronaut):
             # Resize: Alt+Right widens by a step; the corner handle's drag grows it more.
             page.keyboard.press("Alt+ArrowRight")
             assert float(new.get_attribute("width")) == drawn[2] - drawn[0] + STEP
+            # The handle may sit below the fold: mouse events land only inside the viewport.
+            page.locator("#face-svg rect.handle").scroll_into_view_if_needed()
             handle = page.locator("#face-svg rect.handle").bounding_box()
             grab = (handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
             page.mouse.move(*grab)
