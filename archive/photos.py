@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit
 from .extensions import db
@@ -90,8 +91,7 @@ def accept_upload(stream: BinaryIO, event: Event, photographer: User) -> Photo:
         db.session.delete(photo)
         db.session.commit()
         raise
-    db.session.refresh(photo)
-    if photo.upload_key != key:
+    if db.session.scalar(select(Photo.upload_key).where(Photo.id == photo.id)) != key:
         # Purged (an admin's panic purge) while the bytes were written: they go too.
         get_store().delete(key)
         raise UploadRefused("This event's unreleased photos were just deleted by an "
@@ -106,7 +106,12 @@ def enqueue(photo: Photo) -> bool:
     from .tasks import process_photo
 
     photo.enqueued_at = utcnow()
-    db.session.commit()
+    try:
+        db.session.commit()
+    except StaleDataError:
+        # The worker's recovery queued it (or a run took it) meanwhile: it is on its way.
+        db.session.rollback()
+        return True
     try:
         process_photo(photo.id)
     except Exception as err:  # noqa: BLE001 - Redis or the queue file unreachable

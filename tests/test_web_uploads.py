@@ -896,3 +896,29 @@ def test_an_upload_whose_bytes_never_arrived_fails_cleanly(app, ana, queued):
     assert stored_blobs(app) == set()
     assert files_under(uploads_of(app)) == set() or all(
         not f.startswith(("private/", "public/")) for f in files_under(uploads_of(app)))
+
+
+def test_an_upload_queued_by_the_recovery_meanwhile_is_accepted(app, ana, good_jpeg,
+                                                                monkeypatch):
+    """The worker's recovery may queue a new upload (it has no queue time yet) while its
+    bytes are being stored; the upload then finds the row changed. It is still
+    accepted (202), not a 500: the photo is on its way either way. (Seen once in a
+    50-upload run on PostgreSQL + Redis.)"""
+    from archive.extensions import db
+    from archive.models import Photo, utcnow
+    from archive.storage import LocalBlobStore
+
+    real_put = LocalBlobStore.put
+
+    def put_while_recovery_queues(self, area, source, suffix=".jpg", key=None):
+        stored = real_put(self, area, source, suffix, key)
+        with db.engine.begin() as conn:  # what requeue_stalled's enqueue commits
+            conn.execute(Photo.__table__.update().where(Photo.upload_key == key)
+                         .values(enqueued_at=utcnow(), version=Photo.version + 1))
+        return stored
+
+    monkeypatch.setattr(LocalBlobStore, "put", put_while_recovery_queues)
+    response = upload(ana, SLUG, good_jpeg, name=NAME)
+    assert response.status_code == 202, response.get_data(as_text=True)
+    row = photo_row(app, response.get_json()["id"])
+    assert row["upload_key"] in stored_blobs(app)
