@@ -154,13 +154,19 @@ def status_of(photo: Photo) -> dict:
     }
 
 
-def delete_files(keys: list[str]) -> None:
+def delete_files(keys: list[str]) -> set[str]:
+    """Delete these blobs; returns the keys that are gone (a failure is logged, and
+    the caller keeps that key listed for a later sweep)."""
     store = get_store()
+    gone = set()
     for key in keys:
         try:
             store.delete(key)
         except (OSError, ValueError):
             log.exception("could not delete a blob")
+            continue
+        gone.add(key)
+    return gone
 
 
 def work_root() -> Path:

@@ -151,13 +151,15 @@ def approve(photo: Photo, moderator: User, reason: str | None = None,
             skip_window: str | None = None) -> None:
     """Approve ``photo``. It is public at once if nothing else blocks it; while the
     claim window is open it waits for :func:`release_due`, unless ``skip_window`` gives
-    the moderator's reason to release before the window ends."""
+    the moderator's reason to release before the window ends (a blank one is refused:
+    skipping is never done without a reason)."""
     if not moderator.is_moderator:
         raise PermissionError("only moderators approve photos")
     if not can_decide(photo):
         raise ValueError("only a processed photo in review can be approved")
     reason = _reason(reason, False, "Approve")
-    skip_window = _reason(skip_window, False, "Skip the claim window")
+    if skip_window is not None:
+        skip_window = _reason(skip_window, True, "To release before the claim window ends")
     photo.approved_at = utcnow()
     photo.approved_by_id = moderator.id
     if skip_window:

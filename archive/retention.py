@@ -330,19 +330,11 @@ def _delete(photo: Photo, keys: list[str], sweep: bool, keep_listed: bool = Fals
     ``keep_listed`` (a run was busy on the photo) every key stays listed even so: the
     worker's sweep deletes them again once no run touches the photo, taking any file a
     late write put back."""
-    from .photos import get_store, sweep_work
+    from .photos import delete_files, sweep_work
 
     if sweep:
         sweep_work(photo)  # a run still going on the photo leaves no work file behind
-    store = get_store()
-    gone: set[str] = set()
-    for key in keys:
-        try:
-            store.delete(key)
-        except (OSError, ValueError):
-            log.exception("could not delete a blob of photo %s; it stays listed", photo.id)
-            continue
-        gone.add(key)
+    gone = delete_files(keys)
     if keep_listed:
         return
     for _ in range(ATTEMPTS):

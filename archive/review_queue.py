@@ -145,15 +145,6 @@ def blockers_besides_approval(photo: Photo) -> list[str]:
     return release.blockers(photo, now=AFTER_EVERY_WINDOW, assume_approved=True)
 
 
-def approve_skipping_window(photo: Photo, moderator: User, skip_reason: str | None,
-                            reason: str | None = None) -> None:
-    """Approve and release before the claim window ends: a reason is required."""
-    if not (skip_reason or "").strip():
-        raise ValueError("To release before the claim window ends, give a reason (it is "
-                         "kept in the audit log).")
-    release.approve(photo, moderator, reason, skip_window=skip_reason)
-
-
 @dataclass
 class BulkResult:
     public: list[str] = field(default_factory=list)  # approved and public now
@@ -207,7 +198,7 @@ def bulk_approve(refs: Iterable[str], moderator: User, skip_window: bool = False
             continue
         try:
             if skip_window:
-                approve_skipping_window(photo, moderator, skip_reason)
+                release.approve(photo, moderator, skip_window=skip_reason)
             else:
                 release.approve(photo, moderator)
         except StaleDataError:

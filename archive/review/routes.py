@@ -59,8 +59,9 @@ def _return_to(default: str) -> str:
 
 
 def _refused(err: Exception) -> None:
+    """A refused decision: say why (a concurrent change in plain words)."""
     db.session.rollback()
-    flash(str(err), "error")
+    flash(CHANGED_MEANWHILE if isinstance(err, StaleDataError) else str(err), "error")
 
 
 @bp.route("/")
@@ -156,16 +157,10 @@ def _after_decision(photo: Photo) -> str:
 def approve(ref: str):
     photo = _photo(ref)
     try:
-        if request.form.get("mode") == "skip_window":
-            review_queue.approve_skipping_window(photo, current_user,
-                                                 request.form.get("skip_reason"),
-                                                 request.form.get("reason"))
-        else:
-            release.approve(photo, current_user, request.form.get("reason"))
-    except StaleDataError:
-        _refused(ValueError(CHANGED_MEANWHILE))
-        return redirect(_return_to(url_for("review.queue")))
-    except ValueError as err:
+        skip = (request.form.get("skip_reason") or ""
+                if request.form.get("mode") == "skip_window" else None)
+        release.approve(photo, current_user, request.form.get("reason"), skip_window=skip)
+    except (ValueError, StaleDataError) as err:
         _refused(err)
         return redirect(_return_to(url_for("review.queue")))
     if release.is_public(photo):
@@ -181,10 +176,7 @@ def reject(ref: str):
     photo = _photo(ref)
     try:
         release.reject(photo, current_user, request.form.get("reason"))
-    except StaleDataError:
-        _refused(ValueError(CHANGED_MEANWHILE))
-        return redirect(_return_to(url_for("review.queue")))
-    except ValueError as err:
+    except (ValueError, StaleDataError) as err:
         _refused(err)
         return redirect(_return_to(url_for("review.queue")))
     if photo.state == PhotoState.PURGED:
@@ -202,7 +194,7 @@ def override_self_check(ref: str):
     try:
         release.override_self_check(photo, current_user, request.form.get("reason"))
     except (ValueError, StaleDataError) as err:
-        _refused(ValueError(CHANGED_MEANWHILE) if isinstance(err, StaleDataError) else err)
+        _refused(err)
     else:
         flash("Self-check overridden: your reason is in the audit log. A new render of the "
               "photo clears it.", "info")
@@ -221,7 +213,7 @@ def face_decision(ref: str, face_id: int):
         changed = face_edits.set_decision(face, current_user, request.form.get("decision", ""),
                                           request.form.get("reason"))
     except (ValueError, StaleDataError) as err:
-        _refused(ValueError(CHANGED_MEANWHILE) if isinstance(err, StaleDataError) else err)
+        _refused(err)
         return redirect(back)
     if changed:
         flash("Saved: the public version is being made again (the photo is not public "
