@@ -101,6 +101,10 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     #: Set for a one-time password: the next login must choose a new one.
     must_change_password: Mapped[bool] = mapped_column(default=False)
+    #: Raised on logout ("everywhere"), a password or role change and disabling: a
+    #: session cookie names the version it was issued under, and an older one no longer
+    #: logs anyone in, even a copied one.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     events: Mapped[list[Event]] = relationship(
@@ -235,6 +239,9 @@ class Photo(db.Model):
     master_purged_at: Mapped[datetime | None]
     #: Faces changed since the derivative was rendered: not public until it is again.
     render_pending: Mapped[bool] = mapped_column(default=False)
+    #: When ``render_pending`` was last set: a render still pending a lease after this
+    #: was lost (its queue entry, or a killed worker) and is queued again.
+    render_requested_at: Mapped[datetime | None]
     #: Hidden by the archive itself (too many claims at once) until a moderator looks.
     hold_reason: Mapped[str | None] = mapped_column(Text)
 
@@ -429,3 +436,15 @@ class PublicState(db.Model):
 # The row exists from the start (the migration inserts it too).
 event.listen(PublicState.__table__, "after_create",
              DDL("INSERT INTO public_state (id, generation) VALUES (1, 0)"))
+
+
+class RateCounter(db.Model):
+    """A fixed-window rate-limit counter shared by every web process (the embedded
+    setup's limiter storage). The key is a keyed hash, never an address or an email."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
+    #: When the window ends (seconds since the epoch); a later hit starts a new one.
+    expires_at: Mapped[float]
