@@ -16,11 +16,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from config import imaging_settings
 
+from . import failpoints
 from .extensions import db
 from .imaging.faces import get_detector
 from .imaging.pipeline import make_master, render_public, self_check
@@ -127,6 +127,7 @@ def _process(photo_id: int) -> None:
             "thumb": new_key("public")}
     photo.discard_keys = list(keys.values())
     db.session.commit()
+    failpoints.reached("process:claimed")
 
     store = get_store()
     work_root().mkdir(parents=True, exist_ok=True)
@@ -141,6 +142,7 @@ def _process(photo_id: int) -> None:
             _fail(photo, "The upload did not finish. Please upload the photo again.",
                   keep_upload=False)
             return
+        failpoints.reached("process:upload_copied")
         master = Path(work) / "master.jpg"
         try:
             outcome = make_master(upload, master, settings, detector)
@@ -148,12 +150,15 @@ def _process(photo_id: int) -> None:
             _fail(photo, str(err), keep_upload=False)
             return
         upload.unlink()
+        failpoints.reached("process:master_made")
         boxes = [(f.x1, f.y1, f.x2, f.y2) for f in outcome.faces]
         rendition = render_public(master, boxes, work, settings)
         leftover = self_check(rendition.derivative, [], detector)
+        failpoints.reached("process:rendered")
         store.put("private", master, key=keys["master"])
         store.put("public", rendition.derivative, key=keys["derivative"])
         store.put("public", rendition.thumbnails[min(rendition.thumbnails)], key=keys["thumb"])
+        failpoints.reached("process:stored")
 
     # Every commit expires the row, so the version check below compares against the row
     # as read now: check that this run still holds the photo (a run slower than its
@@ -187,69 +192,5 @@ def _process(photo_id: int) -> None:
         db.session.rollback()
         delete_files(list(keys.values()))
         return
+    failpoints.reached("process:switched")
     sweep_discarded(photo)
-
-
-def sweep_leftovers() -> int:
-    """Delete the files listed in ``discard_keys`` of photos no run will touch again: a
-    worker killed between a run's final commit and its clean-up leaves the replaced
-    files (the upload, an old derivative) listed there. Photos being processed or
-    re-rendered are skipped: their listed keys may be files a live run is writing.
-    Returns how many photos were swept. (A scan of the table: cheap once a minute.)"""
-    leftover = db.session.scalars(select(Photo).where(
-        Photo.state.not_in((PhotoState.UPLOADED, PhotoState.PROCESSING)),
-        Photo.render_pending.is_(False),
-        Photo.discard_keys.is_not(None),
-        cast(Photo.discard_keys, String) != "[]")).all()
-    swept = 0
-    for photo in leftover:
-        if not photo.discard_keys:
-            continue
-        try:
-            sweep_discarded(photo)
-        except StaleDataError:  # a run or a claim changed it meanwhile: next time
-            db.session.rollback()
-            continue
-        swept += 1
-    return swept
-
-
-def requeue_stalled() -> int:
-    """Queue again the photos that no worker will finish: those whose run died (lease
-    run out), and those queued long ago while the queue is empty (the queue lost them,
-    e.g. Redis restarted). Extra copies are harmless: a run that finds the photo done or
-    held by another worker does nothing. Returns how many were queued."""
-    from .photos import enqueue
-    from .queue import huey
-
-    now = utcnow()
-    config = current_app.config
-    stalled = list(db.session.scalars(select(Photo).where(
-        Photo.state == PhotoState.PROCESSING,
-        or_(Photo.lease_until.is_(None), Photo.lease_until < now))))
-    lost_after = now - timedelta(seconds=config["QUEUE_LOST_SECONDS"])
-    waiting = select(Photo).where(
-        Photo.state == PhotoState.UPLOADED,
-        or_(Photo.enqueued_at.is_(None), Photo.enqueued_at < lost_after))
-    if huey.pending_count() > 0:  # a backlog: only what has waited very long
-        waiting = waiting.where(or_(Photo.enqueued_at.is_(None),
-                                    Photo.enqueued_at < now - timedelta(hours=1)))
-    stalled += list(db.session.scalars(waiting))
-    if huey.pending_count() == 0:
-        # Renders the queue lost (it was down when a claim asked for one). A duplicate
-        # of a running render is harmless: each switches in whole files of its own.
-        from .rendering import RENDERABLE, enqueue_render
-
-        for photo in db.session.scalars(select(Photo).where(
-                Photo.render_pending.is_(True), Photo.state.in_(RENDERABLE))):
-            enqueue_render(photo)
-    queued = 0
-    for photo in stalled:
-        try:
-            enqueue(photo)
-        except StaleDataError:  # another worker's recovery (or a run) got there first
-            db.session.rollback()
-            continue
-        log.warning("queued photo %s again (its run died or the queue lost it)", photo.id)
-        queued += 1
-    return queued

@@ -6,30 +6,33 @@ moment (``archive.release``) until this task has written the new derivative and
 thumbnail under new random names, switched to them and deleted the old ones. Nothing
 is patched in place, and a cache holding the old URL gets a 404.
 
-Crash safety is the processing task's: the new keys are listed in ``discard_keys``
-before their files are written, so a run that dies leaves nothing the row does not name.
-If the faces change again while a run renders, the run's files are switched in but the
-photo stays pending (not public) and the render is queued again.
+Crash safety is the processing task's: a run takes the photo's lease and lists its new
+keys in ``discard_keys`` before their files are written, so a run that dies leaves
+nothing the row does not name; the master is decrypted in memory only, and the run's
+work folder (obscured files only) is deleted by the next run or the worker's recovery,
+which also queues the render again once the lease has run out. If the faces change
+again while a run renders, the run's files are switched in but the photo stays pending
+(not public) and the render is queued again.
 """
 
 from __future__ import annotations
 
+import io
 import logging
-import shutil
 import tempfile
-from pathlib import Path
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy.orm.exc import StaleDataError
 
 from config import imaging_settings
 
-from . import release
+from . import failpoints, release
 from .extensions import db
 from .imaging.faces import get_detector
 from .imaging.pipeline import PUBLIC_MAX_SIDE, render_public, self_check
-from .models import FaceDecision, Photo, PhotoState
-from .photos import delete_files, get_store, work_prefix, work_root
+from .models import FaceDecision, Photo, PhotoState, utcnow
+from .photos import delete_files, get_store, sweep_work, work_prefix, work_root
 from .processing import record_self_check
 from .storage import new_key
 
@@ -48,6 +51,7 @@ def request_render(photo: Photo) -> None:
     """Mark the photo's public files out of date (it stops being public in this
     transaction). The caller commits, then calls :func:`enqueue_render`."""
     photo.render_pending = True
+    photo.render_requested_at = utcnow()
     release.refresh(photo)
 
 
@@ -65,7 +69,58 @@ def enqueue_render(photo: Photo) -> None:
                     photo.id, type(err).__name__)
 
 
+def _claim(photo: Photo) -> tuple[datetime, list[str]] | None:
+    """Take the photo for this run: its lease, and the keys the run will write listed
+    for deletion, committed before any file is written. None if a live run holds it
+    (that run queues another render when it sees the faces changed under it) or
+    another worker took it at the same moment (the version check)."""
+    now = utcnow()
+    if photo.lease_until is not None and photo.lease_until > now:
+        return None
+    lease = now + timedelta(seconds=current_app.config["PROCESSING_LEASE_SECONDS"])
+    stale = list(photo.discard_keys or [])  # what a dead run left
+    keys = [new_key("public"), new_key("public")]
+    photo.lease_until = lease
+    photo.discard_keys = stale + keys
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        return None
+    if stale:
+        gone = delete_files(stale)
+        photo.discard_keys = [k for k in photo.discard_keys if k not in gone]
+        db.session.commit()
+    return lease, keys
+
+
+def _read_source(key: str) -> io.BytesIO:
+    """The source's bytes, decrypted in memory: an unobscured master is never written
+    to a file here, so a run killed at any point leaves none behind."""
+    with get_store().open(key) as src:
+        return io.BytesIO(src.read())
+
+
 def rerender(photo_id: int) -> None:
+    """Render the photo's public files again (a queued task's body). On an error, the
+    run lets go of its lease, so that the queue's retry (or the recovery) can start
+    at once, and re-raises; a killed run's lease runs out by itself."""
+    held: list[datetime] = []
+    try:
+        _rerender(photo_id, held)
+    except Exception:
+        db.session.rollback()
+        photo = db.session.get(Photo, photo_id)
+        if photo is not None and held and photo.lease_until == held[0]:
+            photo.lease_until = None
+            try:
+                db.session.commit()
+            except StaleDataError:
+                db.session.rollback()
+        raise
+
+
+def _rerender(photo_id: int, held: list[datetime]) -> None:
     photo = db.session.get(Photo, photo_id)
     if photo is None or not photo.render_pending:
         return  # deleted, or a duplicate run after the work was done
@@ -73,13 +128,15 @@ def rerender(photo_id: int) -> None:
         photo.render_pending = False
         db.session.commit()
         return
-    if photo.discard_keys:  # what a dead run left
-        delete_files(list(photo.discard_keys))
-        photo.discard_keys = []
+    claimed = _claim(photo)
+    if claimed is None:
+        return
+    lease, new = claimed
+    held.append(lease)
+    keys = {"derivative": new[0], "thumb": new[1]}
+    sweep_work(photo)  # what killed runs of this photo left (no live run holds it now)
+    failpoints.reached("render:claimed")
     signature = face_signature(photo)
-    keys = {"derivative": new_key("public"), "thumb": new_key("public")}
-    photo.discard_keys = list(keys.values())
-    db.session.commit()
 
     settings = imaging_settings(current_app.config)
     store = get_store()
@@ -95,15 +152,23 @@ def rerender(photo_id: int) -> None:
         obscured = [tuple(v * scale for v in box) for box in obscured]
     work_root().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work_root(), prefix=work_prefix(photo)) as work:
-        master = Path(work) / "source.jpg"
-        with store.open(source_key) as src, open(master, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1024 * 1024)
-        rendition = render_public(master, obscured, work, settings)
+        source = _read_source(source_key)
+        failpoints.reached("render:source_read")
+        rendition = render_public(source, obscured, work, settings)
+        del source
         leftover = self_check(rendition.derivative, shown, get_detector())
+        failpoints.reached("render:rendered")
         store.put("public", rendition.derivative, key=keys["derivative"])
         store.put("public", rendition.thumbnails[min(rendition.thumbnails)], key=keys["thumb"])
+        failpoints.reached("render:stored")
 
     db.session.refresh(photo)
+    if photo.lease_until != lease:
+        # Slower than its lease: another run took the photo over (and deletes what is
+        # listed). Give way, and take this run's own files with it.
+        db.session.rollback()
+        delete_files(list(keys.values()))
+        return
     if photo.state not in RENDERABLE:  # purged or rejected while this run rendered
         db.session.rollback()
         delete_files(list(keys.values()))
@@ -112,6 +177,7 @@ def rerender(photo_id: int) -> None:
             photo.discard_keys = [k for k in photo.discard_keys or []
                                   if k not in keys.values()]
             photo.render_pending = False
+            photo.lease_until = None
             db.session.commit()
         return
     old = [photo.derivative_key, photo.thumb_key]
@@ -119,6 +185,7 @@ def rerender(photo_id: int) -> None:
     record_self_check(photo, leftover)
     again = face_signature(photo) != signature
     photo.render_pending = again
+    photo.lease_until = None
     photo.discard_keys = [k for k in old if k]
     release.refresh(photo)
     try:
@@ -129,10 +196,12 @@ def rerender(photo_id: int) -> None:
         photo = db.session.get(Photo, photo_id)
         if photo is not None:
             photo.discard_keys = [k for k in photo.discard_keys or [] if k not in keys.values()]
+            photo.lease_until = None
             db.session.commit()
             if photo.render_pending:
                 enqueue_render(photo)
         return
+    failpoints.reached("render:switched")
     delete_files(list(photo.discard_keys))
     photo.discard_keys = []
     db.session.commit()

@@ -21,13 +21,13 @@ def process_photo(photo_id: int) -> None:
 
 @huey.periodic_task(crontab(minute="*"))
 def recover_stalled() -> None:
-    """Every minute: queue again the photos whose worker died or whose queue entry was
-    lost. Worker processes also run it when they start."""
-    from . import processing
+    """Every minute: delete what killed runs left in work folders, and queue again the
+    photos and renders whose worker died or whose queue entry was lost. Worker
+    processes also run it when they start."""
+    from . import recovery
 
     with app_context():
-        processing.requeue_stalled()
-        processing.sweep_leftovers()
+        recovery.recover()
 
 
 @huey.periodic_task(crontab(minute="*"))
@@ -61,14 +61,13 @@ def apply_retention() -> None:
 def _worker_started() -> None:
     """In each worker process: fresh database connections (never share a parent's
     across fork), then recover what an earlier, killed worker left."""
-    from . import processing
+    from . import recovery
     from .extensions import db
 
     with app_context():
         db.engine.dispose()
         try:
-            processing.requeue_stalled()
-            processing.sweep_leftovers()
+            recovery.recover()
         except Exception:  # noqa: BLE001 - the periodic task tries again
             logging.getLogger(__name__).exception("recovery at start failed")
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from PIL import Image
 
 from archive.imaging.faces import FaceDetector
@@ -246,3 +250,77 @@ def pytest_terminal_summary(terminalreporter) -> None:
         if pg_available.__dict__.get("answer") is False:
             terminalreporter.write_line(
                 "PostgreSQL did not run: it does not answer at " + PG_URL)
+
+
+# --- Real worker processes on both setups (the integration tests) --------------------
+
+BIN = Path(sys.executable).parent
+REDIS_URL = os.environ.get("ARCHIVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_available() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+@dataclass
+class Setup:
+    name: str
+    tmp: Path
+    db_url: str
+    queue_url: str
+    queue_name: str
+
+    @property
+    def uploads(self) -> Path:
+        return self.tmp / "uploads"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return dict(os.environ, ARCHIVE_DATABASE_URL=self.db_url,
+                    ARCHIVE_QUEUE_URL=self.queue_url, ARCHIVE_QUEUE_NAME=self.queue_name,
+                    ARCHIVE_INSTANCE=str(self.tmp / "instance"),
+                    ARCHIVE_UPLOADS=str(self.uploads), ARCHIVE_ENV="production",
+                    ARCHIVE_SECRET_KEY="integration-test-key", **extra)
+
+    def app(self):
+        return make_app(self.tmp, self.db_url, QUEUE_IMMEDIATE=False, QUEUE_URL=self.queue_url,
+                        QUEUE_NAME=self.queue_name, SECRET_KEY="integration-test-key")
+
+    def query(self, sql: str) -> list[tuple]:
+        engine = sa.create_engine(self.db_url)
+        try:
+            with engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(sa.text(sql))]
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(params=["embedded", "scaled"])
+def live(request, tmp_path) -> Setup:
+    name = request.param
+    queue_name = f"test-{os.getpid()}-{secrets.token_hex(4)}"
+    if name == "scaled":
+        if not pg_available():
+            pytest.skip("PostgreSQL does not answer")
+        if not redis_available():
+            pytest.skip(f"Redis does not answer at {REDIS_URL}")
+        schema = f"t_{os.getpid()}_live"
+        reset_pg_schema(schema)
+        setup = Setup(name, tmp_path, pg_url_for_schema(schema), REDIS_URL, queue_name)
+    else:
+        setup = Setup(name, tmp_path, f"sqlite:///{tmp_path / 'archive.db'}",
+                      f"sqlite:///{tmp_path / 'queue.db'}", queue_name)
+    record_setup(name)
+    init = subprocess.run([BIN / "protest-archive", "init-db"], env=setup.env(),
+                          capture_output=True, text=True, timeout=120)
+    assert init.returncode == 0, init.stderr
+    yield setup
+    if name == "scaled":
+        from huey import RedisHuey
+
+        RedisHuey(queue_name, url=REDIS_URL).storage.flush_all()
+        drop_pg_schema(f"t_{os.getpid()}_live")

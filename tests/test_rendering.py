@@ -194,7 +194,7 @@ def test_missed_face_and_verified_show_me_render_anew_with_exactly_the_right_pix
 @pytest.mark.parametrize("point", ["render_public", "after the first file"])
 def test_a_render_that_dies_half_way_leaves_no_orphan_and_nothing_public(
         app, client, released, monkeypatch, point):
-    from archive import claims, processing, rendering
+    from archive import claims, recovery, rendering
     from archive.extensions import db
     from archive.models import Photo
     from archive.photos import get_store
@@ -243,7 +243,7 @@ def test_a_render_that_dies_half_way_leaves_no_orphan_and_nothing_public(
 
     with app.app_context():
         # The worker's periodic recovery queues renders the queue lost or that died.
-        processing.requeue_stalled()
+        recovery.requeue_stalled()
         done = state_of(photo_id)
         assert not done["pending"] and done["public"] and done["state"] == "released"
         assert done["released_at"] == before["released_at"]

@@ -329,7 +329,7 @@ def test_a_crash_between_switch_and_delete_leaves_no_orphan(world, monkeypatch):
     """If the process dies after the row is switched but before the files go, the row
     names no missing file and the files are listed for deletion; the worker's sweep
     then deletes them."""
-    from archive import processing, retention
+    from archive import recovery, retention
     from archive.extensions import db
     from archive.models import Photo
     from archive.storage import LocalBlobStore
@@ -356,7 +356,7 @@ def test_a_crash_between_switch_and_delete_leaves_no_orphan(world, monkeypatch):
         assert master in files_on_disk(app)  # named by discard_keys, so not an orphan
         for key in file_keys(photo):
             assert key in files_on_disk(app)  # the row names no missing file
-        assert processing.sweep_leftovers() == 1
+        assert recovery.sweep_leftovers() == 1
         assert master not in files_on_disk(app)
         db.session.expire_all()
         assert db.session.get(Photo, photo.id).discard_keys == []
@@ -449,7 +449,7 @@ def test_panic_purge_leaves_no_master_and_no_unreleased_file(panic_world):
         # until the worker's sweep deletes them again (test below); then nothing is.
         uploaded = db.session.get(Photo, photos["uploaded"].id)
         assert uploaded.discard_keys and not (set(uploaded.discard_keys) & files_on_disk(app))
-        from archive.processing import sweep_leftovers
+        from archive.recovery import sweep_leftovers
 
         sweep_leftovers()
         db.session.expire_all()
@@ -492,7 +492,7 @@ def test_a_file_written_by_a_run_after_a_panic_purge_does_not_stay(world):
     from archive.extensions import db
     from archive.models import Photo, utcnow
     from archive.photos import get_store
-    from archive.processing import sweep_leftovers
+    from archive.recovery import sweep_leftovers
     from archive.storage import new_key
 
     app = world

@@ -828,11 +828,11 @@ def test_a_killed_worker_leaves_nothing_behind(app, ana, queued, tmp_path, datab
         row = photo_row(app, ref)
         assert row["state"] == "in_review" and row["discard_keys"] == [upload_key]
         assert upload_key in files_under(uploads)
-        from archive import processing
+        from archive import recovery
 
         with app.app_context():
-            assert processing.sweep_leftovers() == 1
-            assert processing.sweep_leftovers() == 0
+            assert recovery.sweep_leftovers() == 1
+            assert recovery.sweep_leftovers() == 0
         row = photo_row(app, ref)
         assert row["discard_keys"] == [] and upload_key not in files_under(uploads)
         assert stored_blobs(app) == _expected_files(row)
@@ -856,7 +856,7 @@ def test_a_killed_worker_leaves_nothing_behind(app, ana, queued, tmp_path, datab
         # ... and once it has run out, the periodic recovery queues it again.
         from datetime import timedelta
 
-        from archive import processing
+        from archive import recovery
         from archive.extensions import db
         from archive.models import Photo, utcnow
 
@@ -864,7 +864,7 @@ def test_a_killed_worker_leaves_nothing_behind(app, ana, queued, tmp_path, datab
             photo = db.session.get(Photo, photo_id)
             photo.lease_until = utcnow() - timedelta(minutes=10)
             db.session.commit()
-            assert processing.requeue_stalled() == 1
+            assert recovery.requeue_stalled() == 1
             db.session.remove()
         row = photo_row(app, ref)
         assert row["state"] == "in_review" and row["discard_keys"] == []

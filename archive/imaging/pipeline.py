@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -190,7 +191,7 @@ class Rendition:
 
 
 def render_public(
-    master: str | os.PathLike,
+    master: str | os.PathLike | BinaryIO,
     obscure_boxes: list[tuple[float, float, float, float]],
     out_dir: str | os.PathLike,
     settings: ImagingSettings,
