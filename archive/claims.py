@@ -74,6 +74,9 @@ MAX_TEXT = 2000
 MAX_CONTACT = 200
 #: A phone number in international form, for Signal.
 SIGNAL_NUMBER = re.compile(r"\+[1-9][0-9]{6,14}")
+#: One plain email address: no display name, no list, no white space or control
+#: character (a line break in it once made every decision on the claim fail).
+EMAIL_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 
 #: What each choice does, in the words the pages use.
 EXPLAIN = {
@@ -330,7 +333,11 @@ def set_contact(claim: Claim, contact: str | None) -> None:
     if claim.status != ClaimStatus.OPEN:
         raise ClaimRefused("This request is closed: there is nothing left to tell you.")
     contact = _clean_text(contact, MAX_CONTACT)
-    if contact and "@" not in contact:
+    if contact and "@" in contact:
+        if not EMAIL_ADDRESS.fullmatch(contact):
+            raise ClaimRefused("Give one email address (like name@example.org), or a "
+                               "Signal number with its country code.")
+    elif contact:
         number = re.sub(r"[\s().-]", "", contact)
         if not SIGNAL_NUMBER.fullmatch(number):
             raise ClaimRefused("Give an email address, or a Signal number with its country "

@@ -39,9 +39,16 @@ def notify_claim_closed(claim: Claim) -> bool:
     if not config.get("MAIL_SERVER") or not claim.contact or "@" not in claim.contact:
         return False  # a Signal number: the moderator was shown it, to write by hand
     message = EmailMessage()
-    message["From"] = config["MAIL_FROM"]
-    message["To"] = claim.contact
-    message["Subject"] = f"{config['SITE_NAME']}: your request was decided"
+    try:
+        message["From"] = config["MAIL_FROM"]
+        message["To"] = claim.contact
+        message["Subject"] = f"{config['SITE_NAME']}: your request was decided"
+    except (ValueError, TypeError) as err:
+        # A contact stored before addresses were checked strictly (a line break in
+        # it): no message, but never an error in the decision that closes the claim.
+        log.warning("a claim's contact is not a usable address (%s); it is erased "
+                    "unsent", type(err).__name__)
+        return False
     outcome = OUTCOME.get(claim.status, f"is now {claim.status}")
     message.set_content(
         f"Your request about a photo of \"{claim.photo.event.name}\" {outcome}.\n\n"

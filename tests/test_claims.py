@@ -775,6 +775,40 @@ def test_receipts_notes_and_review_tokens(app, world):
         assert old not in str(entry.reason) and new not in str(entry.reason)
 
 
+def test_review_contact_with_a_line_break_is_refused_and_never_blocks_a_decision(app, world):
+    """Found in the attacker review: a contact "a@b\\nc" was kept, and building the mail
+    to it raised inside every decision on the claim: confirm, reject, decline, the
+    panic purge and retention all failed with a 500 (a takedown hid a photo for good)."""
+    from archive import claims, retention
+    from archive.extensions import db
+    from archive.models import Event
+
+    with SmtpSink() as sink:
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port)
+        with app.app_context():
+            photo = make_photo("released", world["jpeg"])
+            takedown = claims.make_claim(photo, "takedown", reason_code="me")
+            for bad in ("a@b\nc", "a@example.org\r\nBcc: b@example.org",
+                        "a@example.org, b@example.org", "Ana <a@example.org>", "a@b"):
+                with pytest.raises(claims.ClaimRefused, match="one email address"):
+                    claims.set_contact(takedown.claim, bad)
+            assert takedown.claim.contact is None
+            claims.set_contact(takedown.claim, "ana.k+news@example.org")  # still fine
+
+            # A contact stored before this check: the decision goes through, unsent.
+            takedown.claim.contact = "a@b\nc"
+            db.session.commit()
+            claims.confirm_removal(takedown.claim, mod(), "Removed.")
+            assert takedown.claim.contact is None and photo.state == "purged"
+            other = make_photo("released", world["jpeg"])
+            removal = claims.make_claim(other, "remove_photo", details="please")
+            removal.claim.contact = "x@y.org\r\nBcc: z@y.org"
+            db.session.commit()
+            event = db.session.get(Event, other.event_id)
+            retention.panic_purge(event, user("admin@example.org"), event.slug, "raid")
+            assert removal.claim.contact is None and other.master_key is None
+
+
 def test_contact_is_offered_only_with_mail_and_erased_on_close(app, world, caplog):
     from archive import claims
     from archive.extensions import db
