@@ -59,11 +59,20 @@ def manifest_row(photo: Photo) -> dict[str, str]:
     }
 
 
+#: A cell starting so is a formula to a spreadsheet: a photographer's credit such as
+#: ``=HYPERLINK("http://…"&A1)`` would run in whoever opens the manifest.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
 def _csv(rows: list[dict[str, str]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
     return out.getvalue()
 
 

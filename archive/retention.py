@@ -303,6 +303,9 @@ def _detach_everything(photo: Photo, actor: User | None, reason: str | None) -> 
     keys = list(dict.fromkeys(photo.blob_keys()))
     photo.upload_key = photo.master_key = photo.derivative_key = photo.thumb_key = None
     photo.discard_keys = keys
+    # The keyed hash of the uploaded bytes would still prove, to anyone with the
+    # database and the secret key, that this file was uploaded, and by whom.
+    photo.source_digest = None
     photo.faces = []
     photo.state = PhotoState.PURGED
     photo.render_pending = False

