@@ -24,7 +24,7 @@ import logging
 import re
 from collections.abc import Mapping
 
-_SECRET_PATHS = re.compile(r"(/(?:receipt|r)/)[A-Za-z0-9_\-]{8,}")
+_SECRET_PATHS = re.compile(r"(/(?:receipt|r|invite)/)[A-Za-z0-9_\-]{8,}")
 _WERKZEUG_ADDRESS = re.compile(r"^\S+( - - \[)")
 #: gunicorn's access-log atoms that can hold a client address: the peer (``h``), the
 #: forwarding headers (``{name}i``) and the same in the WSGI environ (``{name}e``).

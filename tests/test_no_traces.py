@@ -557,7 +557,7 @@ def test_werkzeug_access_log_and_errors_hold_no_address_or_secret(tmp_path, capl
     the client address (ProxyFix rewrites it in place), and a 500 logs the path."""
     from werkzeug.serving import make_server
 
-    from archive import claims
+    from archive import accounts, claims
     from archive.extensions import db
     from tests.test_claims import make_photo
     from tests.web_client import make_event, make_user
@@ -570,9 +570,11 @@ def test_werkzeug_access_log_and_errors_hold_no_address_or_secret(tmp_path, capl
         db.create_all()
         ana = make_user("ana@example.org")
         make_user("mod@example.org", role="moderator")
+        admin = make_user("admin@example.org", role="admin")
         token = make_event("May Day", members=[ana]).review_token
         photo = make_photo("released", jpeg)
         secret = claims.make_claim(photo, "show_me", face=photo.faces[0].id).secret
+        _, invitation = accounts.create_invitation(admin, "moderator", 7)
         db.session.remove()
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -593,6 +595,10 @@ def test_werkzeug_access_log_and_errors_hold_no_address_or_secret(tmp_path, capl
 
         monkeypatch.setattr(claims, "find_by_secret", boom)
         assert requests.get(f"{base}/receipt/{secret}", headers=headers).status_code == 500
+        # Found in the attacker review: an invitation's token, still usable, was logged
+        # with any error on its page.
+        monkeypatch.setattr(accounts, "find_invitation", boom)
+        assert requests.get(f"{base}/invite/{invitation}", headers=headers).status_code == 500
     finally:
         server.shutdown()
     records = [r for r in caplog.records if r.name == "werkzeug"]
@@ -600,4 +606,5 @@ def test_werkzeug_access_log_and_errors_hold_no_address_or_secret(tmp_path, capl
     assert any("/receipt/…" in r.getMessage() for r in records)
     text = caplog.text
     assert "Exception on /receipt/…" in text and "the database fell over" in text
-    assert found_in([CLIENT, secret, token], text) == [], text
+    assert "Exception on /invite/…" in text
+    assert found_in([CLIENT, secret, token, invitation], text) == [], text
