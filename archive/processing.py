@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm.exc import StaleDataError
 
 from config import imaging_settings
@@ -104,6 +105,17 @@ def _claim(photo: Photo) -> bool:
     return True
 
 
+def still_there(photo: Photo) -> bool:
+    """Read the row afresh; False if it was deleted meanwhile (a photographer deleted
+    the photo while a run worked on it: the run then deletes what it wrote)."""
+    try:
+        db.session.refresh(photo)
+    except InvalidRequestError:  # "Could not refresh instance": the row is gone
+        db.session.rollback()
+        return False
+    return True
+
+
 def _process(photo_id: int) -> None:
     photo = db.session.get(Photo, photo_id)
     if photo is None:
@@ -163,8 +175,8 @@ def _process(photo_id: int) -> None:
     # Every commit expires the row, so the version check below compares against the row
     # as read now: check that this run still holds the photo (a run slower than its
     # lease may have been taken over), and give way if not.
-    db.session.refresh(photo)
-    if photo.state != PhotoState.PROCESSING or photo.attempts != run:
+    if not still_there(photo) or photo.state != PhotoState.PROCESSING \
+            or photo.attempts != run:
         db.session.rollback()
         delete_files(list(keys.values()))
         return

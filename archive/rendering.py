@@ -33,7 +33,7 @@ from .imaging.faces import get_detector
 from .imaging.pipeline import PUBLIC_MAX_SIDE, render_public, self_check
 from .models import FaceDecision, Photo, PhotoState, utcnow
 from .photos import delete_files, get_store, sweep_work, work_prefix, work_root
-from .processing import record_self_check
+from .processing import record_self_check, still_there
 from .storage import new_key
 
 log = logging.getLogger(__name__)
@@ -162,10 +162,9 @@ def _rerender(photo_id: int, held: list[datetime]) -> None:
         store.put("public", rendition.thumbnails[min(rendition.thumbnails)], key=keys["thumb"])
         failpoints.reached("render:stored")
 
-    db.session.refresh(photo)
-    if photo.lease_until != lease:
-        # Slower than its lease: another run took the photo over (and deletes what is
-        # listed). Give way, and take this run's own files with it.
+    if not still_there(photo) or photo.lease_until != lease:
+        # Deleted meanwhile, or slower than its lease: another run took the photo over
+        # (and deletes what is listed). Give way, and take this run's own files with it.
         db.session.rollback()
         delete_files(list(keys.values()))
         return

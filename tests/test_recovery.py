@@ -104,3 +104,43 @@ def test_finding_1_work_folders_no_live_run_owns_are_deleted(queued_app):
     assert recovery.sweep_abandoned_work() == 4
     assert sorted(p.name for p in work_root().iterdir()) == [folders["live"].name]
     assert recovery.sweep_abandoned_work() == 0
+
+
+def test_review_a_photo_deleted_while_it_is_processed_leaves_no_file(queued_app, astronaut,
+                                                                     monkeypatch):
+    """Suspected in the attacker review: the run's ``refresh`` of a row deleted after its
+    last file was stored raised ``InvalidRequestError`` (a traceback, and retries of a
+    photo that is gone). The run now sees the row is gone and gives way, and nothing
+    of the photo is left."""
+    import io
+
+    from archive import photos, processing
+    from archive.extensions import db
+    from archive.models import Event, Photo, User
+
+    app = queued_app
+    _photo("in_review")  # an event and a photographer
+    buf = io.BytesIO()
+    astronaut.save(buf, "JPEG")
+    buf.seek(0)
+    photo = photos.accept_upload(buf, db.session.scalars(db.select(Event)).first(),
+                                 db.session.scalars(db.select(User)).first())
+    photo_id, owner_id = photo.id, photo.photographer_id
+    store = photos.get_store()
+    before = set(store.keys()) - {photo.upload_key}
+    real_put = store.put
+    puts = []
+
+    def put_then_deleted(area, source, suffix=".jpg", key=None):
+        stored = real_put(area, source, suffix, key)
+        puts.append(stored)
+        if len(puts) == 3:  # every file is stored: the photographer deletes the photo
+            with app.app_context():
+                doomed = db.session.get(Photo, photo_id)
+                photos.delete_photo(doomed, db.session.get(User, owner_id))
+        return stored
+
+    monkeypatch.setattr(store, "put", put_then_deleted)
+    processing.process_photo(photo_id)  # no error
+    assert len(puts) == 3 and db.session.get(Photo, photo_id) is None
+    assert set(store.keys()) == before  # nothing of the deleted photo is left
