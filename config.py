@@ -144,13 +144,24 @@ def config_from(config: type | Mapping[str, Any] | None) -> dict[str, Any]:
     if isinstance(config, type):
         base, extra = config, {}
     else:
-        env = (_env("ARCHIVE_ENV", "development") or "").lower()
-        base = {"production": ProductionConfig, "testing": TestingConfig}.get(
-            env, DevelopmentConfig)
-        extra = dict(config or {})
+        base, extra = _env_config(), dict(config or {})
     values = {k: getattr(base, k) for k in dir(base) if k.isupper()}
     values.update(extra)
     return values
+
+
+#: What ``ARCHIVE_ENV`` may name. Not "testing": that class carries a secret key
+#: everyone can read and turns the rate limits off, so only the tests choose it, by
+#: passing the class itself.
+ENVIRONMENTS: dict[str, type] = {"development": DevelopmentConfig,
+                                 "production": ProductionConfig}
+
+
+def _env_config() -> type:
+    env = (_env("ARCHIVE_ENV", "development") or "").strip().lower()
+    if env not in ENVIRONMENTS:
+        raise ValueError(f"ARCHIVE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    return ENVIRONMENTS[env]
 
 
 def imaging_settings(config: type | Mapping[str, Any] = Config) -> ImagingSettings:

@@ -104,7 +104,10 @@ def _secret_key(app: Flask) -> str:
 
 
 def create_app(config: Any = None) -> Flask:
-    settings = config_from(config)
+    try:
+        settings = config_from(config)
+    except ValueError as err:  # an ARCHIVE_ENV the archive does not know
+        raise RuntimeError(f"configuration: {err}") from None
     log_privacy.install()
     app = Flask(
         __name__,

@@ -18,7 +18,10 @@ from flask.cli import FlaskGroup
 def _create_app():
     from archive import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except RuntimeError as err:  # a setting the archive cannot start with: say which
+        raise click.ClickException(str(err)) from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False,

@@ -144,6 +144,22 @@ def test_the_environment_is_read_when_config_is_imported(tmp_path):
     }
 
 
+@pytest.mark.parametrize("env", ["testing", "prod", "Production "])
+def test_review_an_unknown_or_testing_environment_stops_the_start(tmp_path, env):
+    """Found in the attacker review: ``ARCHIVE_ENV=testing`` quietly used the tests'
+    public secret key (anyone could sign an admin's session), turned the rate limits
+    off and ran tasks in the web process; ``prod`` quietly meant development."""
+    out = subprocess.run([CLI, "init-db"], capture_output=True, text=True, timeout=120,
+                         env=clean_env(ARCHIVE_ENV=env, ARCHIVE_SECRET_KEY="k" * 64,
+                                       ARCHIVE_INSTANCE=str(tmp_path / "inst")))
+    if env.strip().lower() == "production":
+        assert out.returncode == 0, out.stderr
+        return
+    assert out.returncode != 0
+    assert "ARCHIVE_ENV must be one of development, production" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "inst").exists()
+
+
 # --- scrub without the web archive -------------------------------------------------------
 
 def test_scrub_never_builds_the_app_or_touches_a_database(tmp_path):
