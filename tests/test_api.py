@@ -580,3 +580,18 @@ def test_the_document_lists_exactly_the_api_routes(app):
                 assert "401" in op["responses"], (method, path)
             assert "429" in op["responses"], (method, path)
     assert doc["components"]["schemas"]["Error"]["required"] == ["error"]
+
+
+def test_review_an_event_with_nothing_released_is_not_told_apart_by_after(app, client):
+    """Found in the attacker review: ``?after=`` on an event with nothing released
+    answered "no such released photo in this event", and an unknown slug "no such
+    event", so guessable slugs (date and name) confirmed a secret event."""
+    from tests.web_client import make_event
+
+    with app.app_context():
+        make_event("Secret meeting")
+    after = "?after=0000000000000000"
+    hidden = client.get(f"/api/v1/events/secret-meeting/photos{after}")
+    unknown = client.get(f"/api/v1/events/no-such-event/photos{after}")
+    assert hidden.status_code == unknown.status_code == 404
+    assert hidden.get_json() == unknown.get_json()

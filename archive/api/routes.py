@@ -10,7 +10,7 @@ from functools import wraps
 from urllib.parse import urljoin
 
 from flask import current_app, g, jsonify, request, url_for
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
@@ -232,6 +232,10 @@ def event_photos(slug: str):
         anchor = db.session.execute(select(Photo.released_at, Photo.id).where(
             Photo.ref == after, Photo.event_id == event.id, _released())).first()
         if anchor is None:
+            if not db.session.scalar(select(exists().where(
+                    Photo.event_id == event.id, _released()))):
+                # Nothing released: the event is not announced, whatever ``after`` says.
+                raise ApiError(404, "There is no such event.")
             raise ApiError(404, "There is no such released photo in this event to "
                                 "continue after.")
         query = query.where(tuple_(Photo.released_at, Photo.id) < tuple_(*anchor))
