@@ -30,7 +30,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import ROOT, config_from, imaging_settings
 
-from . import log_privacy, queue
+from . import erasure, log_privacy, queue  # noqa: F401 - erasure registers its listeners
 from .extensions import csrf, db, limiter, login_manager
 from .models import User
 from .storage import BlobCipher, UnreadableBlob

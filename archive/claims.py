@@ -369,7 +369,8 @@ def withdraw(claim: Claim) -> None:
     elif claim.status not in (ClaimStatus.OPEN, ClaimStatus.APPLIED):
         raise ClaimRefused("This request was already decided.")
     _close(claim, ClaimStatus.WITHDRAWN, None, None)
-    claim.contact = None
+    # Taken back: what the claimant wrote (who they are, how to reach them) goes too.
+    claim.contact = claim.details = claim.note = None
     release.refresh(photo)
     audit.record(None, f"claim.withdraw.{kind}", "photo", photo.ref)
     db.session.commit()

@@ -17,6 +17,7 @@ from flask import current_app
 from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
+from .erasure import truncate_journal
 from .extensions import db
 from .models import Photo, PhotoState, utcnow
 from .photos import enqueue, work_root
@@ -139,7 +140,9 @@ def requeue_stalled() -> int:
 
 def recover() -> None:
     """Every step, in order: folders first (nothing of a dead run stays readable),
-    then the queue, then listed files."""
+    then the queue, then listed files, then SQLite's journal (``archive.erasure``)."""
     sweep_abandoned_work()
     requeue_stalled()
     sweep_leftovers()
+    db.session.remove()
+    truncate_journal(db.engine, wait_ms=5000)  # erased values, if a reader held it back

@@ -1056,3 +1056,28 @@ def test_review_a_purged_photo_keeps_no_keyed_hash_of_its_file(app, world):
         claims.purge(photo, mod(), "asked to")
         assert photo.state == "purged" and photo.source_digest is None
         assert find_duplicate(event, "d" * 64) is None
+
+
+def test_review_an_erased_contact_leaves_the_sqlite_journal_too(app, world, database_url):
+    """Found in the attacker review: a withdrawn claim's contact was NULL in the table
+    but still in ``archive.db-wal`` (secure_delete clears only the database file), even
+    after a passive checkpoint."""
+    from archive import claims
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's write-ahead log is the server's, out of the archive's reach")
+    db_file = Path(database_url.removeprefix("sqlite:///"))
+    canary = "erase-me-canary@example.org"
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=SmtpSink.free_port())
+    with app.app_context():
+        photo = make_photo("released", world["jpeg"])
+        receipt = claims.make_claim(photo, "show_me", face=photo.faces[0].id,
+                                    details="I am Ivan, call me")
+        claims.set_contact(receipt.claim, canary)
+        wal = db_file.with_name(db_file.name + "-wal")
+        assert canary.encode() in wal.read_bytes()  # the check below can fail
+        claims.withdraw(receipt.claim)
+        assert receipt.claim.contact is None and receipt.claim.details is None
+    for path in db_file.parent.glob(db_file.name + "*"):
+        assert canary.encode() not in path.read_bytes(), path.name
+        assert b"I am Ivan" not in path.read_bytes(), path.name
