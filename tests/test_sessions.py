@@ -214,9 +214,10 @@ def test_finding_7_per_account_limit_counts_unknown_addresses_too(tmp_path, data
     """Per-account: the same number of tries for a real and an unknown address, then 429
     with a clear message; another address is not affected. (Through the test client on
     the database storage; ``test_shared_limits.py`` does it across processes.)"""
-    from archive.extensions import db
+    from archive.extensions import db, limiter
     from tests.web_client import make_user
 
+    was_enabled = limiter.enabled  # the limiter is one object shared by every app
     app = make_app(tmp_path, database_url, RATELIMIT_ENABLED=True,
                    LOGIN_RATE_LIMIT="1000 per minute", LOGIN_ACCOUNT_RATE_LIMIT="4 per hour",
                    RATELIMIT_KEY_PREFIX=f"t{time.monotonic_ns()}")
@@ -240,6 +241,8 @@ def test_finding_7_per_account_limit_counts_unknown_addresses_too(tmp_path, data
             keys = [k for (k,) in db.session.execute(text("select key from rate_counters"))]
         assert keys and not any("example" in k or "127.0.0.1" in k for k in keys), keys
     finally:
+        limiter.enabled = was_enabled
+        limiter.limiter.storage.dispose()
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
