@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +78,10 @@ class Config:
     #: ``protest-archive rotate-master-key`` runs). Empty: off. The same on every web
     #: and worker process; a malformed key stops the start.
     MASTER_KEYS = _env_master_keys("ARCHIVE_MASTER_KEYS")
-    #: Where login rate-limit counters live: memory by default, or a ``redis://`` URL.
-    RATELIMIT_STORAGE_URI = _env("ARCHIVE_RATELIMIT_URL", "memory://")
+    #: Where rate-limit counters live (login, claims, API): unset means the archive's
+    #: database (table ``rate_counters``), shared by every web process; or a
+    #: ``redis://`` URL. See "Sessions and limits" below.
+    RATELIMIT_STORAGE_URI = _env("ARCHIVE_RATELIMIT_URL")
     LOGIN_RATE_LIMIT = _env("ARCHIVE_LOGIN_RATE_LIMIT", "10 per minute; 50 per hour")
     #: JSON API calls per token (all token routes together), and per address for the
     #: public read routes; a call over the limit is answered 429.
@@ -116,6 +119,18 @@ class Config:
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     #: Errors and logs never show a statement's values (a review token, an address).
     SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True}
+
+    # --- Sessions and limits ---
+    #: A moderator's or admin's session ends after this many hours without a request.
+    SESSION_IDLE_HOURS = _env_float("ARCHIVE_SESSION_IDLE_HOURS", 12)
+    #: Every session (a photographer's too) ends this many days after its last use; the
+    #: signed cookie is refused after it, whatever the browser keeps.
+    PERMANENT_SESSION_LIFETIME = timedelta(days=_env_float("ARCHIVE_SESSION_DAYS", 7))
+    #: Login tries per account (counted under a keyed hash of the email, for addresses
+    #: with and without an account alike), on top of LOGIN_RATE_LIMIT per client.
+    LOGIN_ACCOUNT_RATE_LIMIT = _env("ARCHIVE_LOGIN_ACCOUNT_RATE_LIMIT", "10 per 15 minutes")
+    #: Put before every rate-limit key: archives sharing one Redis need different ones.
+    RATELIMIT_KEY_PREFIX = _env("ARCHIVE_RATELIMIT_PREFIX", "protest-archive")
 
 
 class DevelopmentConfig(Config):

@@ -1,16 +1,19 @@
-"""Accounts: invitations (single-use, expiring, stored as a hash) and the first admin."""
+"""Accounts: invitations (single-use, expiring, stored as a hash), the first admin,
+logging in, and the session version that ends every session of an account at once."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import cache
 
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit
 from .extensions import db
-from .models import Invitation, Role, User, utcnow
+from .models import PASSWORD_METHOD, Invitation, Role, User, utcnow
 
 
 def token_hash(token: str) -> str:
@@ -24,6 +27,63 @@ def normalise_email(email: str) -> str:
 def find_user(email: str) -> User | None:
     return db.session.scalars(
         select(User).where(func.lower(User.email) == normalise_email(email))).first()
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash of a random password no one knows, made once per process with the same
+    method and cost as real ones: checked against for an unknown address."""
+    return generate_password_hash(secrets.token_urlsafe(24), method=PASSWORD_METHOD)
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active account with this email and password, else None.
+
+    Exactly one password hash is computed whatever the outcome (an unknown address is
+    checked against a dummy hash, a disabled account against its own), so the time a
+    login takes does not tell who has an account."""
+    user = find_user(email)
+    matches = check_password_hash(user.password_hash if user is not None else _dummy_hash(),
+                                  password)
+    if user is None or not matches or not user.active:
+        return None
+    return user
+
+
+def user_for_session(session_id: str) -> User | None:
+    """The user a session cookie names (``"<id>:<session version>"``, from
+    ``User.get_id``), or None if the version was raised since the cookie was issued (a
+    logout, a password or role change, disabling) or the value is not of that form."""
+    user_id, sep, version = session_id.partition(":")
+    if not sep or not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_version != int(version):
+        return None
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Raise the account's session version: every session cookie issued before stops
+    working at the next request, wherever it is. The caller commits. Done in SQL, so
+    that two at once both count."""
+    user.session_version = User.session_version + 1
+    db.session.flush()
+
+
+def log_out_everywhere(user: User) -> None:
+    end_sessions(user)
+    db.session.commit()
+
+
+def change_password(user: User, password: str) -> None:
+    """A new password ends every session of the account (the caller logs its own
+    browser in again)."""
+    user.set_password(password)
+    user.must_change_password = False
+    end_sessions(user)
+    audit.record(user, "user.password", "user", user.id)
+    db.session.commit()
 
 
 def create_invitation(admin: User, role: str, days: int, label: str | None = None
@@ -108,6 +168,7 @@ def set_role(admin: User, user: User, role: str) -> None:
     if user.id == admin.id:
         raise ValueError("You cannot change your own role.")
     user.role = role
+    end_sessions(user)
     audit.record(admin, "user.role", "user", user.id, f"role {role}")
     db.session.commit()
 
@@ -116,5 +177,6 @@ def set_active(admin: User, user: User, active: bool) -> None:
     if user.id == admin.id:
         raise ValueError("You cannot disable your own account.")
     user.active = active
+    end_sessions(user)
     audit.record(admin, "user.enable" if active else "user.disable", "user", user.id)
     db.session.commit()

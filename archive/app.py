@@ -30,7 +30,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import ROOT, config_from, imaging_settings
 
-from . import erasure, log_privacy, queue  # noqa: F401 - erasure registers its listeners
+# erasure registers its session listeners on import.
+from . import accounts, erasure, log_privacy, queue, rate_counters  # noqa: F401
 from .extensions import csrf, db, limiter, login_manager
 from .models import User
 from .storage import BlobCipher, UnreadableBlob
@@ -129,6 +130,10 @@ def create_app(config: Any = None) -> Flask:
     if not app.config.get("QUEUE_URL"):
         app.config["QUEUE_URL"] = f"sqlite:///{Path(app.instance_path) / 'queue.db'}"
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        # Rate limits count in the database, shared by every web process.
+        app.config["RATELIMIT_STORAGE_URI"] = f"{rate_counters.SCHEME}://"
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {"database_url": app.config["DATABASE_URL"]}
     # The per-file limit plus room for the multipart envelope: larger bodies are refused
     # from their Content-Length, before anything is read, or while streaming if unknown.
     app.config["MAX_CONTENT_LENGTH"] = (app.config["MAX_UPLOAD_MB"] + 1) * 1024 * 1024
@@ -201,8 +206,9 @@ def create_app(config: Any = None) -> Flask:
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+def _load_user(session_id: str) -> User | None:
+    # A cookie from before the account's sessions were ended names an older version.
+    return accounts.user_for_session(session_id)
 
 
 def _wants_json() -> bool:

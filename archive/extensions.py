@@ -34,13 +34,18 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 
-def hashed_remote_address() -> str:
-    """A client's rate-limit key: a keyed hash (HMAC with the secret key) of its
-    address, so the limiter's storage (memory or Redis) never holds an address, and
-    the key cannot be tested against one without the secret. Never logged or stored."""
-    address = (request.remote_addr or "unknown").encode()
+def keyed_hash(kind: str, value: str) -> str:
+    """A rate-limit key for ``value`` (an address, an email): a keyed hash (HMAC with
+    the secret key), so the limiter's storage (the database or Redis) never holds the
+    value, and the key cannot be tested against a guess without the secret."""
     secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, b"client:" + address, hashlib.sha256).hexdigest()[:32]
+    return hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def hashed_remote_address() -> str:
+    """A client's rate-limit key: a keyed hash of its address. Never logged or stored
+    in clear."""
+    return keyed_hash("client", request.remote_addr or "unknown")
 
 
 limiter = Limiter(key_func=hashed_remote_address, default_limits=[])

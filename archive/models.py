@@ -88,6 +88,11 @@ event_photographers = Table(
 )
 
 
+#: How passwords are hashed (werkzeug's scrypt, its default cost); the login's dummy hash
+#: for unknown addresses is made the same way, so that both cost the same.
+PASSWORD_METHOD = "scrypt"
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 
@@ -111,7 +116,13 @@ class User(UserMixin, db.Model):
         secondary=event_photographers, back_populates="photographers")
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password, method="scrypt")
+        self.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
+
+    def get_id(self) -> str:
+        """What the session cookie names: the account and its session version, so that
+        a cookie issued before the version was raised logs nobody in (see
+        ``accounts.user_for_session``)."""
+        return f"{self.id}:{self.session_version}"
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

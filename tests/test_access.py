@@ -630,7 +630,8 @@ class Actor:
 
     def session_user(self) -> str | None:
         with self.client.session_transaction() as session:
-            return session.get("_user_id")
+            value = session.get("_user_id")  # "<id>:<session version>"
+        return None if value is None else value.partition(":")[0]
 
     def ensure_session(self) -> None:
         current = self.session_user()

@@ -218,7 +218,10 @@ def test_admin_changes_role_disables_and_enables_with_an_audit_trail(app, admin_
     response = post(admin_client, f"/admin/users/{ana_id}", {"role": "moderator"})
     assert response.status_code == 302 and response.headers["Location"] == "/admin/users"
     assert user_row(app, "ana@example.org").role == "moderator"
-    assert ana.get("/review/").status_code == 200  # takes effect on her next request
+    # A role change ends her sessions (finding 5): she logs in again, as a moderator.
+    assert ana.get("/review/").status_code == 302
+    ana = client_for(app, "ana@example.org")
+    assert ana.get("/review/").status_code == 200
 
     # An unknown role is refused and changes nothing.
     response = post(admin_client, f"/admin/users/{ana_id}", {"role": "superuser"},

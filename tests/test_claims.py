@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tests.test_no_traces import SmtpSink, database_text
 from tests.web_client import make_event, make_user
@@ -710,11 +710,13 @@ def test_a_client_over_its_limit_hides_instead_of_claiming(app, world):
 
 def test_the_per_client_limit_counts_a_keyed_hash_never_the_address(tmp_path):
     from archive.client_limits import hit_claim_limit
-    from archive.extensions import limiter
+    from archive.extensions import db, limiter
     from tests.conftest import make_app
 
     app = make_app(tmp_path, f"sqlite:///{tmp_path / 'a.db'}", RATELIMIT_ENABLED=True,
                    CLAIM_RATE_LIMIT="3 per hour")
+    with app.app_context():
+        db.create_all()
 
     def hit(address: str) -> bool:
         with app.test_request_context("/", environ_base={"REMOTE_ADDR": address}):
@@ -722,8 +724,11 @@ def test_the_per_client_limit_counts_a_keyed_hash_never_the_address(tmp_path):
 
     assert [hit("203.0.113.77") for _ in range(4)] == [False, False, False, True]
     assert hit("203.0.113.78") is False  # another client has its own count
-    storage = limiter.limiter.storage
-    keys = " ".join(map(str, getattr(storage, "storage", {}).keys()))
+    # The counters are in the database (shared by every web process), by keyed hash.
+    assert type(limiter.limiter.storage).__name__ == "DatabaseStorage"
+    with app.app_context():
+        keys = " ".join(db.session.scalars(text("select key from rate_counters")))
+        db.engine.dispose()
     assert "claims" in keys and "203.0.113" not in keys
 
     off = make_app(tmp_path / "off", f"sqlite:///{tmp_path / 'b.db'}")

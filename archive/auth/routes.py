@@ -3,12 +3,14 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
 from .. import accounts, api_tokens
-from ..extensions import db, limiter
+from ..client_limits import hit_login_account_limit
+from ..extensions import limiter
 from . import bp
 from .forms import AcceptInvitationForm, ApiTokenForm, ChangePasswordForm, LoginForm
+from .sessions import end_browser_session, start_browser_session
 
 
 def _login_limit() -> str:
@@ -37,20 +39,30 @@ def login():
         return redirect(_home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.find_user(form.email.data)
-        if user is None or not user.check_password(form.password.data) or not user.active:
+        # Before any hash, and counted for every address: a 429 here takes the same
+        # time and says the same whether or not the account exists.
+        if hit_login_account_limit(form.email.data):
+            flash("Too many login attempts with this email address. Please wait a few "
+                  "minutes and try again.", "error")
+            return render_template("auth/login.html", form=form), 429
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is None:
             # One message for every failure, so the form does not confirm who has an account.
             flash("Wrong email or password, or the account is disabled.", "error")
         else:
-            login_user(user)
+            start_browser_session(user)
             return redirect(_safe_next(request.args.get("next")) or _home_for(user))
     return render_template("auth/login.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    logout_user()
-    flash("You are logged out.", "info")
+    """Logs the account out everywhere: every other browser or copied cookie too."""
+    if current_user.is_authenticated:
+        accounts.log_out_everywhere(current_user)
+    end_browser_session()
+    flash("You are logged out. Every other browser or device logged in to your account "
+          "is logged out too.", "info")
     return redirect(url_for("gallery.index"))
 
 
@@ -61,7 +73,7 @@ def accept_invitation(token: str):
     if invitation is None:
         abort(404)
     if current_user.is_authenticated:
-        logout_user()
+        end_browser_session()
     form = AcceptInvitationForm()
     if form.validate_on_submit():
         try:
@@ -71,7 +83,7 @@ def accept_invitation(token: str):
         except ValueError as err:
             flash(str(err), "error")
         else:
-            login_user(user)
+            start_browser_session(user)
             flash("Welcome. Your account is ready.", "info")
             return redirect(_home_for(user))
     return render_template("auth/invite.html", form=form, role=invitation.role)
@@ -85,11 +97,12 @@ def change_password():
         if not current_user.check_password(form.current.data):
             flash("The current password is wrong.", "error")
         else:
-            current_user.set_password(form.password.data)
-            current_user.must_change_password = False
-            db.session.commit()
-            flash("Your password is changed.", "info")
-            return redirect(_home_for(current_user))
+            user = current_user._get_current_object()
+            accounts.change_password(user, form.password.data)
+            start_browser_session(user)  # this browser stays in, under the new version
+            flash("Your password is changed. Every other browser or device logged in to "
+                  "your account is logged out.", "info")
+            return redirect(_home_for(user))
     return render_template("auth/password.html", form=form)
 
 
