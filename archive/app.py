@@ -141,7 +141,9 @@ def create_app(config: Any = None) -> Flask:
     app.request_class = ArchiveRequest
     app.session_interface = ArchiveSessionInterface()
     if app.config["BEHIND_PROXY"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore
+        # Not X-Forwarded-Host: pages a shared cache keeps under the real host would carry
+        # links to whatever host a client named there (a poisoned feed or API list).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0)  # type: ignore
 
     db.init_app(app)
     csrf.init_app(app)

@@ -518,3 +518,25 @@ def test_public_api_queries_etags_and_hiding(app, client, world):
     assert changed.status_code == 200
     assert refs[-1] not in _api_refs(client, "may-day")
     assert first in _api_refs(client, "may-day")
+
+
+def test_review_a_forwarded_host_never_reaches_a_shared_page(tmp_path, database_url, jpeg_file):
+    """Found in the attacker review: behind a proxy, ``X-Forwarded-Host: evil.example``
+    put that host into the feed's links and images, sent ``public, max-age=60``: a
+    cache keyed on the real host served the attacker's addresses to every subscriber."""
+    from archive.extensions import db
+    from tests.conftest import make_app
+    from tests.web_client import make_event, make_user
+
+    app = make_app(tmp_path, database_url, BEHIND_PROXY=True)
+    with app.app_context():
+        db.create_all()
+        make_event("May Day", members=[make_user("ana@example.org")])
+        add_photos("may-day", 2, jpeg_file)
+    client = app.test_client()
+    for url in ("/feed.atom", "/api/v1/events", "/api/v1/events/may-day/photos"):
+        response = client.get(url, headers={"X-Forwarded-Host": "evil.example",
+                                            "X-Forwarded-Proto": "https"})
+        assert response.status_code == 200, url
+        body = response.get_data(as_text=True)
+        assert "evil.example" not in body and "https://localhost/" in body, (url, body[:300])
