@@ -98,6 +98,12 @@ class Config:
     MAIL_SERVER = _env("ARCHIVE_MAIL_SERVER")
     MAIL_PORT = _env_int("ARCHIVE_MAIL_PORT", 25)
     MAIL_FROM = _env("ARCHIVE_MAIL_FROM", "archive@localhost")
+    #: ``starttls`` (the message leaves only over TLS), ``ssl`` (SMTPS, port 465) or
+    #: ``none``. Unset: ``none`` for a server on this machine, else ``starttls``: a
+    #: claimant's address never crosses a network in clear by default.
+    MAIL_TLS = _env("ARCHIVE_MAIL_TLS")
+    MAIL_USERNAME = _env("ARCHIVE_MAIL_USERNAME")
+    MAIL_PASSWORD = _env("ARCHIVE_MAIL_PASSWORD")
 
     MAX_UPLOAD_MB = _env_int("ARCHIVE_MAX_UPLOAD_MB", 60)
     MAX_MEGAPIXELS = _env_int("ARCHIVE_MAX_MEGAPIXELS", 100)

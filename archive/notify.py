@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import ssl
 from email.message import EmailMessage
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import event
@@ -57,14 +59,44 @@ def notify_claim_closed(claim: Claim) -> bool:
     session = db.session()
     if not session.in_transaction():
         session.begin()
-    session.info.setdefault(_OUTBOX, []).append(
-        (config["MAIL_SERVER"], config["MAIL_PORT"], message))
+    session.info.setdefault(_OUTBOX, []).append((mail_server(config), message))
     return True
 
 
-def _send(server: str, port: int, message: EmailMessage) -> bool:
+class MailServer(NamedTuple):
+    host: str
+    port: int
+    tls: str
+    username: str | None
+    password: str | None
+
+
+#: Servers on this machine: the default for them is no TLS (there is no network).
+_LOCAL = ("localhost", "127.0.0.1", "::1")
+
+
+def mail_server(config) -> MailServer:
+    tls = (config.get("MAIL_TLS") or "").strip().lower()
+    if not tls:
+        tls = "none" if config["MAIL_SERVER"] in _LOCAL else "starttls"
+    if tls not in ("starttls", "ssl", "none"):
+        raise ValueError(f"ARCHIVE_MAIL_TLS must be starttls, ssl or none, not {tls!r}")
+    return MailServer(config["MAIL_SERVER"], int(config["MAIL_PORT"]), tls,
+                      config.get("MAIL_USERNAME"), config.get("MAIL_PASSWORD"))
+
+
+def _send(server: MailServer, message: EmailMessage) -> bool:
     try:
-        with smtplib.SMTP(server, port, timeout=10) as smtp:
+        context = ssl.create_default_context()
+        if server.tls == "ssl":
+            smtp = smtplib.SMTP_SSL(server.host, server.port, timeout=10, context=context)
+        else:
+            smtp = smtplib.SMTP(server.host, server.port, timeout=10)
+        with smtp:
+            if server.tls == "starttls":
+                smtp.starttls(context=context)  # raises if the server does not offer it
+            if server.username:
+                smtp.login(server.username, server.password or "")
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as err:
         # Never log the address itself.
@@ -75,8 +107,8 @@ def _send(server: str, port: int, message: EmailMessage) -> bool:
 
 @event.listens_for(Session, "after_commit")
 def _send_outbox(session: Session) -> None:
-    for server, port, message in session.info.pop(_OUTBOX, None) or []:
-        _send(server, port, message)
+    for server, message in session.info.pop(_OUTBOX, None) or []:
+        _send(server, message)
 
 
 @event.listens_for(Session, "after_soft_rollback")

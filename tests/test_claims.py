@@ -1086,3 +1086,28 @@ def test_review_an_erased_contact_leaves_the_sqlite_journal_too(app, world, data
     for path in db_file.parent.glob(db_file.name + "*"):
         assert canary.encode() not in path.read_bytes(), path.name
         assert b"I am Ivan" not in path.read_bytes(), path.name
+
+
+def test_review_a_notification_never_crosses_a_network_in_clear(app, world, caplog):
+    """Suspected in the attacker review: notifications went over plain SMTP, with no
+    STARTTLS and no login, so a claimant's address crossed the network in clear. A
+    server off this machine now gets STARTTLS by default; one that does not offer it
+    gets nothing (the contact is erased all the same)."""
+    from archive import claims
+    from archive.notify import mail_server
+
+    assert mail_server({"MAIL_SERVER": "mail.example.org", "MAIL_PORT": 587}).tls == "starttls"
+    assert mail_server({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": 25}).tls == "none"
+    with pytest.raises(ValueError, match="starttls, ssl or none"):
+        mail_server({"MAIL_SERVER": "x", "MAIL_PORT": 25, "MAIL_TLS": "maybe"})
+    with SmtpSink() as sink:  # a server that offers no STARTTLS, as a plain relay
+        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port, MAIL_TLS="starttls")
+        with app.app_context():
+            photo = make_photo("released", world["jpeg"])
+            receipt = claims.make_claim(photo, "show_me", face=photo.faces[0].id)
+            claims.set_contact(receipt.claim, "ana@example.org")
+            with caplog.at_level("WARNING"):
+                claims.decline(receipt.claim, mod(), "No.")
+            assert receipt.claim.contact is None
+        assert not sink.wait_for(1, timeout=1) and sink.messages == []
+        assert "could not send" in caplog.text and "ana@example.org" not in caplog.text

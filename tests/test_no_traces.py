@@ -197,7 +197,7 @@ class Live:
 
 @pytest.fixture(params=["embedded", "scaled"])
 def live(request, tmp_path):
-    from tests.test_scaled_setup import REDIS_URL, redis_available
+    from tests.conftest import REDIS_URL, redis_available
 
     if request.param == "scaled":
         if not pg_available():
@@ -306,7 +306,7 @@ def test_claims_and_takedowns_leave_no_trace(live, astronaut, caplog):
     from archive.extensions import db
     from archive.models import Claim, Event, Face, Photo, User
     from archive.photos import accept_upload
-    from tests.test_scaled_setup import BIN
+    from tests.conftest import BIN
     from tests.web_client import PASSWORD, make_event, make_user
 
     caplog.set_level(logging.DEBUG)  # this process's logs are searched too

@@ -26,14 +26,17 @@ import pytest
 import requests
 
 from tests.conftest import (
+    BIN,
+    REDIS_URL,
+    Setup,
     drop_pg_schema,
     make_app,
     pg_available,
     pg_url_for_schema,
+    redis_available,
     reset_pg_schema,
 )
 from tests.test_access import EMAILS, build_world
-from tests.test_scaled_setup import BIN, REDIS_URL, Setup, redis_available
 from tests.web_client import PASSWORD, make_user
 
 pytestmark = pytest.mark.integration
