@@ -6,11 +6,10 @@ Each test is named after its finding and was seen failing on the code before the
 
 from __future__ import annotations
 
-import io
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tests.test_attend_web import claim_count, make_claim, photo_row, setup_world
 from tests.web_client import csrf_token, login, make_user, post
