@@ -117,6 +117,14 @@ class Config:
     #: Errors and logs never show a statement's values (a review token, an address).
     SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True}
 
+    # --- File modes, HTTPS and upload checks ---
+    #: Strict-Transport-Security on answers over HTTPS (never over plain HTTP): browsers
+    #: then use HTTPS only for this long. 0 sends no header. One year by default.
+    HSTS_MAX_AGE = _env_int("ARCHIVE_HSTS_MAX_AGE", 31536000)
+    #: Add ``includeSubDomains`` (every host under the archive's own name).
+    HSTS_INCLUDE_SUBDOMAINS = _env("ARCHIVE_HSTS_INCLUDE_SUBDOMAINS", "1") not in (
+        "0", "false")
+
 
 class DevelopmentConfig(Config):
     """``make run`` on a laptop: a secret key is generated and kept in ``instance/``."""

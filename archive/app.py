@@ -185,6 +185,14 @@ def create_app(config: Any = None) -> Flask:
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
             "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+        hsts_age = app.config["HSTS_MAX_AGE"]
+        if request.is_secure and hsts_age > 0:
+            # Only over HTTPS (RFC 6797 8.1: a browser ignores it over HTTP, and it
+            # would say nothing true there). Behind a proxy, is_secure follows
+            # X-Forwarded-Proto through ProxyFix (ARCHIVE_BEHIND_PROXY).
+            response.headers.setdefault(
+                "Strict-Transport-Security", f"max-age={hsts_age}"
+                + ("; includeSubDomains" if app.config["HSTS_INCLUDE_SUBDOMAINS"] else ""))
         if "Cache-Control" not in response.headers:
             # Pages can show private things to a logged-in user: no shared caching.
             response.headers["Cache-Control"] = "private, no-store"

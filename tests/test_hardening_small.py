@@ -6,9 +6,19 @@ Each test is named after its finding and was seen failing on the code before the
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from tests.test_attend_web import claim_count, make_claim, photo_row, setup_world
@@ -132,3 +142,80 @@ def test_finding_11_the_shared_box_reader(app):
 
 
 
+
+
+# --- Finding 9: HSTS over HTTPS, never over plain HTTP ------------------------------------
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(tmp: Path, **env: str) -> Iterator[str]:
+    """``protest-archive serve`` (gunicorn, one worker) on a fresh SQLite archive."""
+    port = free_port()
+    environment = dict(os.environ, ARCHIVE_ENV="production", ARCHIVE_SECRET_KEY="k" * 32,
+                       ARCHIVE_INSTANCE=str(tmp / "instance"), ARCHIVE_UPLOADS=str(tmp / "up"),
+                       ARCHIVE_DATABASE_URL=f"sqlite:///{tmp / 'archive.db'}",
+                       ARCHIVE_QUEUE_URL=f"sqlite:///{tmp / 'queue.db'}",
+                       ARCHIVE_BIND=f"127.0.0.1:{port}", ARCHIVE_WEB_WORKERS="1", **env)
+    init = subprocess.run([BIN / "protest-archive", "init-db"], env=environment,
+                          capture_output=True, text=True, timeout=120)
+    assert init.returncode == 0, init.stderr
+    log = open(tmp / "serve.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([BIN / "protest-archive", "serve"], env=environment, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(url + "/login", timeout=5)
+                break
+            except requests.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError((tmp / "serve.log").read_text()) from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
+
+
+def test_finding_9_hsts_over_https_behind_a_proxy_and_never_over_http(tmp_path):
+    # gunicorn itself trusts X-Forwarded-Proto from 127.0.0.1; told to trust no one,
+    # only the archive's ProxyFix (ARCHIVE_BEHIND_PROXY=1) can make the request HTTPS.
+    with serving(tmp_path, ARCHIVE_BEHIND_PROXY="1",
+                 GUNICORN_CMD_ARGS="--forwarded-allow-ips=192.0.2.1") as url:
+        https = requests.get(url + "/login", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+        assert https.status_code == 200
+        assert https.headers.get("Strict-Transport-Security") == (
+            "max-age=31536000; includeSubDomains")
+        for headers in ({}, {"X-Forwarded-Proto": "http"}):
+            plain = requests.get(url + "/login", headers=headers, timeout=10)
+            assert plain.status_code == 200
+            assert "Strict-Transport-Security" not in plain.headers, headers
+        # On every answer over HTTPS, errors included.
+        missing = requests.get(url + "/nothing-here", headers={"X-Forwarded-Proto": "https"},
+                               timeout=10)
+        assert missing.status_code == 404 and "Strict-Transport-Security" in missing.headers
+
+
+def test_finding_9_hsts_max_age_is_configurable_and_0_turns_it_off(tmp_path):
+    from tests.conftest import make_app
+
+    https = {"base_url": "https://localhost"}
+    app = make_app(tmp_path / "a", f"sqlite:///{tmp_path / 'a.db'}", HSTS_MAX_AGE=600,
+                   HSTS_INCLUDE_SUBDOMAINS=False)
+    answer = app.test_client().get("/login", **https)
+    assert answer.headers["Strict-Transport-Security"] == "max-age=600"
+    assert "Strict-Transport-Security" not in app.test_client().get("/login").headers
+    off = make_app(tmp_path / "b", f"sqlite:///{tmp_path / 'b.db'}", HSTS_MAX_AGE=0)
+    assert "Strict-Transport-Security" not in off.test_client().get("/login", **https).headers
