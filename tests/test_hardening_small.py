@@ -7,6 +7,7 @@ Each test is named after its finding and was seen failing on the code before the
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import socket
@@ -19,10 +20,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.test_attend_web import claim_count, make_claim, photo_row, setup_world
-from tests.web_client import csrf_token, login, make_user, post
+from tests.web_client import csrf_token, login, make_event, make_user, post, upload
 
 # --- Finding 10: a claim window of 0 days -------------------------------------------------
 
@@ -219,3 +220,107 @@ def test_finding_9_hsts_max_age_is_configurable_and_0_turns_it_off(tmp_path):
     assert "Strict-Transport-Security" not in app.test_client().get("/login").headers
     off = make_app(tmp_path / "b", f"sqlite:///{tmp_path / 'b.db'}", HSTS_MAX_AGE=0)
     assert "Strict-Transport-Security" not in off.test_client().get("/login", **https).headers
+
+
+# --- Finding 12: what the header shows is refused at upload --------------------------------
+
+
+def _encoded(fmt: str, seed: int = 3, size: tuple[int, int] = (400, 300)) -> bytes:
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 255, (size[1], size[0], 3), np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, fmt)
+    return out.getvalue()
+
+
+def _header_refusals() -> dict[str, tuple[bytes, int]]:
+    """name -> (bytes, status): files whose header alone shows they cannot be used."""
+    from tests.test_hostile_files import jpeg_claiming, png_bomb
+    from tests.test_web_uploads import png_claiming
+
+    files = {
+        "png bomb 30000x30000": (png_bomb(30_000, 30_000), 413),
+        "png header claiming 30000x30000": (png_claiming(30_000, 30_000), 413),
+        "png header claiming 12000x10000": (png_claiming(12_000, 10_000), 413),
+        "jpeg header claiming 30000x30000": (jpeg_claiming(30_000, 30_000), 413),
+        "jpeg header claiming 11000x10000": (jpeg_claiming(11_000, 10_000), 413),
+    }
+    for fmt in ("JPEG", "PNG", "WEBP", "TIFF", "HEIF"):
+        whole = _encoded(fmt)
+        files[f"{fmt} cut in half"] = (whole[:len(whole) // 2], 400)
+        files[f"{fmt} without its last 100 bytes"] = (whole[:-100], 400)
+    return files
+
+
+def _engine_says(tmp: Path, payload: bytes) -> str:
+    """What the worker's engine says about the same file."""
+    from archive.imaging.reading import ImageRejected, open_image
+    from archive.imaging.settings import ImagingSettings
+
+    path = tmp / "probe"
+    path.write_bytes(payload)
+    with pytest.raises(ImageRejected) as refused:
+        open_image(path, ImagingSettings(max_pixels=100_000_000))
+    return str(refused.value)
+
+
+def _stored(app) -> tuple[int, list[str]]:
+    from archive.extensions import db
+    from archive.models import Photo
+
+    with app.app_context():
+        rows = db.session.scalar(select(func.count(Photo.id)))
+    root = Path(app.config["UPLOADS"])
+    return rows, sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_finding_12_bombs_and_truncated_files_are_refused_at_upload(app, tmp_path):
+    from archive import api_tokens
+    from archive.extensions import db
+    from archive.models import User
+
+    with app.app_context():
+        ana = make_user("ana@example.org")
+        make_event("May Day", members=[ana])
+        _, secret = api_tokens.create_token(db.session.get(User, ana.id), "tests")
+    web = app.test_client()
+    login(web, "ana@example.org")
+    nothing = _stored(app)
+    for name, (payload, status) in _header_refusals().items():
+        expected = _engine_says(tmp_path, payload)
+        answer = upload(web, "may-day", payload)
+        assert (answer.status_code, answer.get_json()["error"]) == (status, expected), name
+        api = web.post("/api/v1/events/may-day/photos",
+                       data={"photo": (io.BytesIO(payload), "x.jpg")},
+                       headers={"Authorization": f"Bearer {secret}"},
+                       content_type="multipart/form-data")
+        assert (api.status_code, api.get_json()["error"]) == (status, expected), name
+        assert _stored(app) == nothing, name  # no row, no file under uploads/
+    # A whole file in each accepted format still passes.
+    for fmt in ("JPEG", "PNG", "WEBP", "TIFF", "HEIF"):
+        answer = upload(web, "may-day", _encoded(fmt, seed=9))
+        assert answer.status_code == 202, (fmt, answer.get_json())
+        assert answer.get_json()["state"] == "done", (fmt, answer.get_json())
+    # A PNG cut inside its end marker still holds the whole image: the engine reads it,
+    # so the upload takes it (what is refused early is what the worker would refuse).
+    answer = upload(web, "may-day", _encoded("PNG", seed=10)[:-2])
+    assert answer.status_code == 202 and answer.get_json()["state"] == "done"
+
+
+def test_finding_12_ingest_refuses_them_too(app, tmp_path):
+    with app.app_context():
+        ana = make_user("ana@example.org")
+        make_event("May Day", members=[ana])
+    folder = tmp_path / "card"
+    folder.mkdir()
+    bomb, _ = _header_refusals()["png header claiming 30000x30000"]
+    (folder / "bomb.png").write_bytes(bomb)
+    (folder / "cut.jpg").write_bytes(_encoded("JPEG")[:5000])
+    result = app.test_cli_runner().invoke(args=["ingest", str(folder), "--event", "may-day",
+                                                "--photographer", "ana@example.org"])
+    assert result.exit_code == 1, result.output
+    assert "0 queued" in result.output and "2 refused" in result.output, result.output
+    assert "decompression bomb" in result.output and "truncated" in result.output
+    assert _stored(app) == (0, [])
