@@ -30,7 +30,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import ROOT, config_from, imaging_settings
 
-from . import log_privacy, queue
+from . import file_modes, log_privacy, queue
 from .extensions import csrf, db, limiter, login_manager
 from .models import User
 from .storage import BlobCipher, UnreadableBlob
@@ -45,9 +45,8 @@ class ArchiveRequest(Request):
                          content_length=None):
         from flask import current_app
 
-        incoming = Path(current_app.config["UPLOADS"]) / "incoming"
-        incoming.mkdir(parents=True, exist_ok=True)
-        return tempfile.TemporaryFile(dir=incoming)
+        incoming = file_modes.private_dir(Path(current_app.config["UPLOADS"]) / "incoming")
+        return tempfile.TemporaryFile(dir=incoming)  # 0600, whatever the umask
 
 
 def is_api_path(path: str) -> bool:
@@ -86,13 +85,10 @@ def _secret_key(app: Flask) -> str:
             "ARCHIVE_SECRET_KEY is not set. In production the archive refuses to start "
             "without it: set it to a long random value, the same on every web process.")
     path = Path(app.instance_path) / "secret_key"
-    try:
-        # Created readable by the owner only, and exactly once even if several web
-        # processes start together (O_EXCL: the losers read the winner's key).
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
+    # Created readable by the owner only, and exactly once even if several web
+    # processes start together (O_EXCL: the losers read the winner's key).
+    fd = file_modes.create_private(path)
+    if fd is not None:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
     for _ in range(50):  # another process may be between creating and writing it
@@ -101,6 +97,34 @@ def _secret_key(app: Flask) -> str:
             return key
         time.sleep(0.02)
     raise RuntimeError(f"the secret key file {path} is empty: delete it and start again")
+
+
+def _private_files_on_disk(app: Flask) -> None:
+    """Create a SQLite database file 0600 before its first connection (SQLite gives its
+    -wal and -shm files the database's mode), and warn, once per process, about
+    private files and folders that others may read (made before modes were set, or
+    changed since). Warn only: the operator decides (a backup user may need to read)."""
+    database = file_modes.sqlite_path(app.config["DATABASE_URL"])
+    if database is not None:
+        file_modes.ensure_private_file(database)
+    uploads = Path(app.config["UPLOADS"])
+    watched = [Path(app.instance_path), uploads / "private", uploads / "work",
+               uploads / "incoming"]
+    for url in (app.config["DATABASE_URL"], app.config["QUEUE_URL"]):
+        path = file_modes.sqlite_path(url)
+        if path is not None:
+            watched += [path, path.with_name(path.name + "-wal"),
+                        path.with_name(path.name + "-shm")]
+    found = file_modes.wider_than_private(list(dict.fromkeys(p for p in watched
+                                                               if p.exists())))
+    message = file_modes.warning_for(found)
+    if message and message not in _WARNED:
+        _WARNED.add(message)
+        app.logger.warning(message)
+
+
+#: Start-up warnings already given by this process (tests make many apps).
+_WARNED: set[str] = set()
 
 
 def create_app(config: Any = None) -> Flask:
@@ -118,13 +142,14 @@ def create_app(config: Any = None) -> Flask:
         BlobCipher.from_setting(app.config.get("MASTER_KEYS"))  # a malformed key, too
     except ValueError as err:
         raise RuntimeError(f"configuration: {err}") from None
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    Path(app.config["UPLOADS"]).mkdir(parents=True, exist_ok=True)
+    file_modes.private_dir(app.instance_path)
+    file_modes.public_dir(app.config["UPLOADS"])  # public/ is in it; private/ is 0700
     app.config["SECRET_KEY"] = _secret_key(app)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'archive.db'}"
     if not app.config.get("QUEUE_URL"):
         app.config["QUEUE_URL"] = f"sqlite:///{Path(app.instance_path) / 'queue.db'}"
+    _private_files_on_disk(app)
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     # The per-file limit plus room for the multipart envelope: larger bodies are refused
     # from their Content-Length, before anything is read, or while streaming if unknown.

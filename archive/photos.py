@@ -18,6 +18,7 @@ from config import imaging_settings
 
 from . import audit
 from .extensions import db
+from .file_modes import private_dir
 from .imaging.reading import ImageRejected, TooManyPixels, check_header, sniff
 from .models import Event, Photo, PhotoState, User, utcnow
 from .storage import BlobCipher, LocalBlobStore, new_key
@@ -180,8 +181,9 @@ def delete_files(keys: list[str]) -> set[str]:
 
 
 def work_root() -> Path:
-    """Where processing runs keep their temporary files (private, under uploads/)."""
-    return Path(current_app.config["UPLOADS"]) / "work"
+    """Where processing runs keep their temporary files (private, under uploads/):
+    created 0700, so what a run writes there (the unobscured master) is the owner's."""
+    return private_dir(Path(current_app.config["UPLOADS"]) / "work")
 
 
 def work_prefix(photo: Photo) -> str:

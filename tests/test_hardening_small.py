@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -324,3 +326,78 @@ def test_finding_12_ingest_refuses_them_too(app, tmp_path):
     assert "0 queued" in result.output and "2 refused" in result.output, result.output
     assert "decompression bomb" in result.output and "truncated" in result.output
     assert _stored(app) == (0, [])
+
+
+# --- Finding 8: private files are private on disk ------------------------------------------
+
+
+def _modes_under_umask(umask: str, root: Path) -> dict[str, int]:
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    run = subprocess.run([sys.executable, "-m", "tests.file_modes_probe", umask, str(root)],
+                         env=env, capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def _init_db_modes(umask: int, root: Path) -> dict[str, int]:
+    env = dict(os.environ, ARCHIVE_INSTANCE=str(root / "instance"),
+               ARCHIVE_UPLOADS=str(root / "uploads"), ARCHIVE_ENV="development")
+    for name in ("ARCHIVE_DATABASE_URL", "ARCHIVE_QUEUE_URL", "ARCHIVE_SECRET_KEY"):
+        env.pop(name, None)
+    run = subprocess.run([BIN / "protest-archive", "init-db"], env=env, capture_output=True,
+                         text=True, timeout=120, preexec_fn=lambda: os.umask(umask))
+    assert run.returncode == 0, run.stderr
+    return {str(p.relative_to(root)): stat.S_IMODE(p.lstat().st_mode)
+            for p in sorted(root.rglob("*"))}
+
+
+@pytest.mark.parametrize("umask", ["022", "000"])
+def test_finding_8_private_files_are_private_on_disk_whatever_the_umask(tmp_path, umask):
+    modes = _modes_under_umask(umask, tmp_path)
+    wrong = {}
+    for path, mode in modes.items():
+        private = path.startswith(("instance", "uploads/private", "uploads/work",
+                                   "uploads/incoming"))
+        is_dir = (tmp_path / path).is_dir() if path != "." else True
+        if path in (".", "uploads") or path.startswith("uploads/public"):
+            expected = None if path == "." else 0o755 if is_dir else 0o644
+        elif private:
+            expected = 0o700 if is_dir else 0o600
+        else:
+            expected = None
+        if expected is not None and mode != expected:
+            wrong[path] = oct(mode)
+    assert not wrong, wrong
+    # What must be there is there: the database with its -wal and -shm, the queue,
+    # the secret key, a master, a derivative and its thumbnail.
+    for needed in ("instance/archive.db", "instance/archive.db-wal", "instance/archive.db-shm",
+                   "instance/queue.db", "instance/secret_key"):
+        assert modes.get(needed) == 0o600, (needed, modes)
+    assert sum(p.startswith("uploads/private/") for p in modes) == 1, modes
+    assert sum(p.startswith("uploads/public/") for p in modes) == 2, modes
+
+    # The real command, under the same umask.
+    created = _init_db_modes(int(umask, 8), tmp_path / "cli")
+    assert created["instance"] == 0o700 and created["instance/archive.db"] == 0o600, created
+    assert all(m == 0o600 for p, m in created.items() if p.startswith("instance/")), created
+
+
+def test_finding_8_a_start_warns_about_private_files_others_can_read(tmp_path, caplog):
+    from tests.conftest import make_app
+
+    instance = tmp_path / "instance"
+    (tmp_path / "uploads" / "private").mkdir(parents=True)
+    instance.mkdir()
+    (instance / "archive.db").write_bytes(b"")
+    os.chmod(instance / "archive.db", 0o644)
+    old = tmp_path / "uploads" / "private" / ("a" * 32 + ".jpg")
+    old.write_bytes(b"master")
+    os.chmod(old, 0o644)
+    with caplog.at_level("WARNING"):
+        make_app(tmp_path, "")
+    [warning] = [r.getMessage() for r in caplog.records if "readable by other" in r.getMessage()]
+    assert str(instance / "archive.db") in warning and str(old) in warning, warning
+    assert "(0644)" in warning and "chmod -R go-rwx" in warning, warning
+    # Warned, not changed: the operator decides (a backup user may be meant to read).
+    assert stat.S_IMODE(old.stat().st_mode) == 0o644
