@@ -138,6 +138,14 @@ class Config:
     #: Put before every rate-limit key: archives sharing one Redis need different ones.
     RATELIMIT_KEY_PREFIX = _env("ARCHIVE_RATELIMIT_PREFIX", "protest-archive")
 
+    # --- File modes, HTTPS and upload checks ---
+    #: Strict-Transport-Security on answers over HTTPS (never over plain HTTP): browsers
+    #: then use HTTPS only for this long. 0 sends no header. One year by default.
+    HSTS_MAX_AGE = _env_int("ARCHIVE_HSTS_MAX_AGE", 31536000)
+    #: Add ``includeSubDomains`` (every host under the archive's own name).
+    HSTS_INCLUDE_SUBDOMAINS = _env("ARCHIVE_HSTS_INCLUDE_SUBDOMAINS", "1") not in (
+        "0", "false")
+
 
 class DevelopmentConfig(Config):
     """``make run`` on a laptop: a secret key is generated and kept in ``instance/``."""

@@ -31,7 +31,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import ROOT, config_from, imaging_settings
 
 # erasure registers its session listeners on import.
-from . import accounts, erasure, log_privacy, queue, rate_counters  # noqa: F401
+from . import accounts, erasure, file_modes, log_privacy, queue, rate_counters  # noqa: F401
 from .extensions import csrf, db, limiter, login_manager
 from .models import User
 from .storage import BlobCipher, UnreadableBlob
@@ -46,9 +46,8 @@ class ArchiveRequest(Request):
                          content_length=None):
         from flask import current_app
 
-        incoming = Path(current_app.config["UPLOADS"]) / "incoming"
-        incoming.mkdir(parents=True, exist_ok=True)
-        return tempfile.TemporaryFile(dir=incoming)
+        incoming = file_modes.private_dir(Path(current_app.config["UPLOADS"]) / "incoming")
+        return tempfile.TemporaryFile(dir=incoming)  # 0600, whatever the umask
 
 
 def is_api_path(path: str) -> bool:
@@ -87,13 +86,10 @@ def _secret_key(app: Flask) -> str:
             "ARCHIVE_SECRET_KEY is not set. In production the archive refuses to start "
             "without it: set it to a long random value, the same on every web process.")
     path = Path(app.instance_path) / "secret_key"
-    try:
-        # Created readable by the owner only, and exactly once even if several web
-        # processes start together (O_EXCL: the losers read the winner's key).
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
+    # Created readable by the owner only, and exactly once even if several web
+    # processes start together (O_EXCL: the losers read the winner's key).
+    fd = file_modes.create_private(path)
+    if fd is not None:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
     for _ in range(50):  # another process may be between creating and writing it
@@ -102,6 +98,34 @@ def _secret_key(app: Flask) -> str:
             return key
         time.sleep(0.02)
     raise RuntimeError(f"the secret key file {path} is empty: delete it and start again")
+
+
+def _private_files_on_disk(app: Flask) -> None:
+    """Create a SQLite database file 0600 before its first connection (SQLite gives its
+    -wal and -shm files the database's mode), and warn, once per process, about
+    private files and folders that others may read (made before modes were set, or
+    changed since). Warn only: the operator decides (a backup user may need to read)."""
+    database = file_modes.sqlite_path(app.config["DATABASE_URL"])
+    if database is not None:
+        file_modes.ensure_private_file(database)
+    uploads = Path(app.config["UPLOADS"])
+    watched = [Path(app.instance_path), uploads / "private", uploads / "work",
+               uploads / "incoming"]
+    for url in (app.config["DATABASE_URL"], app.config["QUEUE_URL"]):
+        path = file_modes.sqlite_path(url)
+        if path is not None:
+            watched += [path, path.with_name(path.name + "-wal"),
+                        path.with_name(path.name + "-shm")]
+    found = file_modes.wider_than_private(list(dict.fromkeys(p for p in watched
+                                                               if p.exists())))
+    message = file_modes.warning_for(found)
+    if message and message not in _WARNED:
+        _WARNED.add(message)
+        app.logger.warning(message)
+
+
+#: Start-up warnings already given by this process (tests make many apps).
+_WARNED: set[str] = set()
 
 
 def create_app(config: Any = None) -> Flask:
@@ -122,13 +146,14 @@ def create_app(config: Any = None) -> Flask:
         BlobCipher.from_setting(app.config.get("MASTER_KEYS"))  # a malformed key, too
     except ValueError as err:
         raise RuntimeError(f"configuration: {err}") from None
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    Path(app.config["UPLOADS"]).mkdir(parents=True, exist_ok=True)
+    file_modes.private_dir(app.instance_path)
+    file_modes.public_dir(app.config["UPLOADS"])  # public/ is in it; private/ is 0700
     app.config["SECRET_KEY"] = _secret_key(app)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'archive.db'}"
     if not app.config.get("QUEUE_URL"):
         app.config["QUEUE_URL"] = f"sqlite:///{Path(app.instance_path) / 'queue.db'}"
+    _private_files_on_disk(app)
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         # Rate limits count in the database, shared by every web process.
@@ -195,6 +220,14 @@ def create_app(config: Any = None) -> Flask:
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
             "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+        hsts_age = app.config["HSTS_MAX_AGE"]
+        if request.is_secure and hsts_age > 0:
+            # Only over HTTPS (RFC 6797 8.1: a browser ignores it over HTTP, and it
+            # would say nothing true there). Behind a proxy, is_secure follows
+            # X-Forwarded-Proto through ProxyFix (ARCHIVE_BEHIND_PROXY).
+            response.headers.setdefault(
+                "Strict-Transport-Security", f"max-age={hsts_age}"
+                + ("; includeSubDomains" if app.config["HSTS_INCLUDE_SUBDOMAINS"] else ""))
         if "Cache-Control" not in response.headers:
             # Pages can show private things to a logged-in user: no shared caching.
             response.headers["Cache-Control"] = "private, no-store"

@@ -31,6 +31,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, release
+from .box_numbers import read_box, within_reach
 from .extensions import db
 from .models import (
     Claim,
@@ -195,13 +196,21 @@ def _face_of(photo: Photo, face: Face | int | None) -> Face:
 
 
 def _check_box(photo: Photo, box) -> tuple[float, float, float, float]:
-    try:
-        x1, y1, x2, y2 = (float(v) for v in box)
-    except (TypeError, ValueError):
-        raise ClaimRefused("Draw a box around the face first.") from None
+    """Four finite numbers (any corner order), within reach of the photo, clipped to it."""
+    numbers = read_box(box)
+    if numbers is None:
+        if box is None or (isinstance(box, (list, tuple))
+                           and all(v is None or str(v).strip() == "" for v in box)):
+            raise ClaimRefused("Draw a box around the face first.")
+        raise ClaimRefused("The box was not sent as four plain numbers (pixels in the "
+                           "photo): draw the box around the face again.")
+    x1, y1, x2, y2 = numbers
     x1, x2 = sorted((x1, x2))
     y1, y2 = sorted((y1, y2))
     w, h = photo.width or 0, photo.height or 0
+    if not within_reach((x1, y1, x2, y2), w, h):
+        raise ClaimRefused("The box reaches far outside the photo: draw it around the "
+                           "whole face, on the photo.")
     x1, y1, x2, y2 = max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2)
     if x2 - x1 < MIN_BOX or y2 - y1 < MIN_BOX:
         raise ClaimRefused("The box is too small or outside the photo: draw it around "

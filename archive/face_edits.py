@@ -20,11 +20,11 @@ changes, so a refused save leaves the photo as it was.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import audit, release
+from .box_numbers import read_box
 from .claims import MIN_BOX
 from .extensions import db
 from .models import (
@@ -123,21 +123,9 @@ def check_box(photo: Photo, box: object) -> Box:
     """Four finite numbers in the master's pixels, left < right and top < bottom,
     inside the photo (within :data:`EDGE_SLACK`, then clipped) and at least
     :data:`~archive.claims.MIN_BOX` pixels each way."""
-    if isinstance(box, dict):
-        box = [box.get(k) for k in ("x1", "y1", "x2", "y2")]
-    if not isinstance(box, Sequence) or isinstance(box, str) or len(box) != 4:
+    values = read_box(box)
+    if values is None:
         raise EditRefused("A box needs four numbers: left, top, right and bottom.")
-    values = []
-    for v in box:
-        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-            raise EditRefused("A box needs four numbers: left, top, right and bottom.")
-        try:
-            number = float(v)
-        except ValueError:
-            raise EditRefused("A box needs four numbers: left, top, right and bottom.") from None
-        if not math.isfinite(number):
-            raise EditRefused("A box needs four numbers: left, top, right and bottom.")
-        values.append(number)
     x1, y1, x2, y2 = values
     if x2 <= x1 or y2 <= y1:
         raise EditRefused("A box's right edge must be right of its left edge, and its "
@@ -338,9 +326,11 @@ def _parse_id(value: object) -> int | None:
         return None
     if isinstance(value, bool):
         raise EditRefused("A box's id is not valid: reload the page.")
+    if isinstance(value, float) and not value.is_integer():  # also NaN and infinities
+        raise EditRefused("A box's id is not valid: reload the page.")
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise EditRefused("A box's id is not valid: reload the page.") from None
 
 

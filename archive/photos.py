@@ -14,9 +14,12 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from config import imaging_settings
+
 from . import audit
 from .extensions import db
-from .imaging.reading import ImageRejected, sniff
+from .file_modes import private_dir
+from .imaging.reading import ImageRejected, TooManyPixels, check_header, sniff
 from .models import Event, Photo, PhotoState, User, utcnow
 from .storage import BlobCipher, LocalBlobStore, new_key
 
@@ -72,6 +75,14 @@ def accept_upload(stream: BinaryIO, event: Event, photographer: User) -> Photo:
         sniff(stream.read(64))
     except ImageRejected as err:
         raise UploadRefused(str(err), 415) from None
+    try:
+        # What the header shows (a vast pixel count, a cut-off file) is refused now,
+        # with the worker's words, rather than accepted and failed later.
+        check_header(stream, imaging_settings(current_app.config))
+    except TooManyPixels as err:
+        raise UploadRefused(str(err), 413) from None
+    except ImageRejected as err:
+        raise UploadRefused(str(err), 400) from None
     digest = source_digest(stream)
     if find_duplicate(event, digest) is not None:
         raise UploadRefused("This photo is already in this event (the same file was "
@@ -170,8 +181,9 @@ def delete_files(keys: list[str]) -> set[str]:
 
 
 def work_root() -> Path:
-    """Where processing runs keep their temporary files (private, under uploads/)."""
-    return Path(current_app.config["UPLOADS"]) / "work"
+    """Where processing runs keep their temporary files (private, under uploads/):
+    created 0700, so what a run writes there (the unobscured master) is the owner's."""
+    return private_dir(Path(current_app.config["UPLOADS"]) / "work")
 
 
 def work_prefix(photo: Photo) -> str:

@@ -16,6 +16,8 @@ from flask import Flask, current_app, has_app_context
 from huey import Huey
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
+from . import file_modes
+
 huey = Huey("protest-archive", storage_class=MemoryStorage)
 _app: Flask | None = None
 
@@ -26,7 +28,8 @@ def storage_for(url: str) -> tuple[type, dict[str, Any]]:
         return RedisStorage, {"url": url}
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # 0600 before Huey's first connection; its -wal and -shm files follow it.
+        file_modes.ensure_private_file(path)
         return SqliteStorage, {"filename": str(path)}
     raise ValueError(f"ARCHIVE_QUEUE_URL must be sqlite:///PATH or redis://..., not {url!r}")
 

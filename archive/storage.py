@@ -25,6 +25,8 @@ from typing import BinaryIO, Literal, Protocol
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from . import file_modes
+
 Area = Literal["private", "public"]
 _KEY = re.compile(r"^(private/[0-9a-f]{32}\.(jpg|upload)|public/[0-9a-f]{32}\.jpg)$")
 #: How every Fernet token begins (version byte 0x80 and a timestamp's zero high bytes,
@@ -140,8 +142,11 @@ class LocalBlobStore:
         self.root = Path(root)
         self.base_url = base_url.rstrip("/")
         self.cipher = cipher
-        for area in ("private", "public"):
-            (self.root / area).mkdir(parents=True, exist_ok=True)
+        # The root and public/ are 0755 (a web server may serve public files);
+        # private/ is the owner's alone (archive.file_modes).
+        file_modes.public_dir(self.root)
+        file_modes.private_dir(self.root / "private")
+        file_modes.public_dir(self.root / "public")
 
     def _path(self, key: str) -> Path:
         if not _KEY.match(key):
@@ -258,10 +263,19 @@ class LocalBlobStore:
 
 def _write_atomically(dest: Path, fill: Callable[[Path], object]) -> None:
     """``fill`` writes ``dest.part``; it is synced to disk and then renamed over
-    ``dest``, so the blob appears whole or not at all (a failure removes the part)."""
+    ``dest``, so the blob appears whole or not at all (a failure removes the part).
+
+    The part is created 0600 before ``fill`` writes into it (so a private blob is never
+    readable by others, not even half-written); a public blob is made 0644 when whole."""
     tmp = dest.with_name(dest.name + ".part")
     try:
+        tmp.unlink(missing_ok=True)  # a killed writer's part: its mode is unknown
+        fd = file_modes.create_private(tmp)
+        if fd is not None:
+            os.close(fd)
         fill(tmp)
+        if dest.parent.name == "public":
+            os.chmod(tmp, file_modes.PUBLIC_FILE)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, dest)

@@ -19,13 +19,12 @@ import struct
 import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 from markupsafe import escape
 from PIL import Image
 
 from tests.conftest import make_app
-from tests.test_hostile_files import _png_chunk, png_bomb
+from tests.test_hostile_files import _png_chunk
 from tests.web_client import csrf_token, login, make_event, make_user, post, upload
 
 #: A camera's file name: it must never be stored or shown anywhere.
@@ -255,12 +254,6 @@ def face_jpeg(astronaut) -> bytes:
     return jpeg_bytes(astronaut, quality=90)
 
 
-@pytest.fixture(scope="module")
-def bomb_30k() -> bytes:
-    """A real 30000x30000 PNG bomb (900 megapixels of zeros in under a megabyte)."""
-    return png_bomb(30_000, 30_000)
-
-
 def upload_ok(client, payload: bytes) -> dict:
     response = upload(client, SLUG, payload, name=NAME)
     assert response.status_code == 202, response.get_json()
@@ -422,34 +415,30 @@ def test_too_large_is_refused_while_streaming(small_app, chunked):
     upload_ok(client, jpeg_bytes())
 
 
-def _truncated_jpeg() -> bytes:
-    return jpeg_bytes(Image.effect_noise((400, 300), 60).convert("RGB"))[:3000]
+def _broken_png_data() -> bytes:
+    """A PNG whose structure is whole (every chunk, every CRC) but whose compressed
+    image data is not zlib: only decoding finds it."""
+    ihdr = struct.pack(">IIBBBBB", 64, 48, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
+            + _png_chunk(b"IDAT", b"not zlib at all" * 10) + _png_chunk(b"IEND", b""))
 
 
-def _garbage_jpeg() -> bytes:
-    return b"\xff\xd8\xff" + np.random.default_rng(7).bytes(4000)
-
-
-#: name -> (bytes builder, words the failure must contain): accepted (they start like
-#: images), then failed in processing.
+#: name -> (bytes builder, words the failure must contain): accepted (their header is
+#: sound), then failed in processing. Bombs and cut-off files are refused at upload
+#: now (tests/test_hardening_small.py, finding 12).
 FAILING = {
-    "bomb 30000x30000": (None, ("megapixels", "limit", "decompression bomb")),
-    "bomb 12000x12000": (lambda: png_bomb(12_000, 12_000), ("12000x12000", "limit")),
-    "header claims 65535x65535": (lambda: png_claiming(65_535, 65_535),
-                                  ("megapixels", "limit")),
-    "jpeg magic then garbage": (_garbage_jpeg, ("JPEG",)),
-    "truncated jpeg": (_truncated_jpeg, ("truncated",)),
+    "png with broken image data": (_broken_png_data, ("PNG", "damaged")),
 }
 
 
-def test_failed_in_processing_with_a_clear_reason(app, ana, good_jpeg, bomb_30k, caplog):
+def test_failed_in_processing_with_a_clear_reason(app, ana, good_jpeg, caplog):
     """Each file is accepted (it starts like an image), then fails in processing with its
     own reason, shown by the status endpoint and the photo's page; its bytes are deleted
     and the worker goes on to the next photo."""
     before = files_under(uploads_of(app))
     seen: list[str] = []
     for case, (build, words) in FAILING.items():
-        payload = bomb_30k if build is None else build()
+        payload = build()
         with caplog.at_level(logging.DEBUG):
             response = upload(ana, SLUG, payload, name=NAME)
         assert response.status_code == 202, (case, response.get_json())

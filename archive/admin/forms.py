@@ -11,7 +11,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 ROLE_CHOICES = [SelectChoice("photographer", "Photographer"),
                 SelectChoice("moderator", "Moderator")]
@@ -35,7 +35,9 @@ class EventForm(FlaskForm):
                     "point: it can put people in danger.")
     claim_window_days = IntegerField(
         "Claim window (days after the event)", default=7,
-        validators=[DataRequired(), NumberRange(0, 365)],
+        # InputRequired, not DataRequired: 0 (release at the end of the event's day) is
+        # a number, and DataRequired would call it missing.
+        validators=[InputRequired(), NumberRange(0, 365)],
         description="How long people in the photos have to ask for changes before release.")
     allow_photographer_releases = BooleanField(
         "Accept photographers' releases without a moderator",

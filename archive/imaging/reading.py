@@ -6,16 +6,21 @@ for the person who sent the file. Nothing here trusts the file name.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
+import struct
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import numpy as np
 import pillow_heif
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
+from . import completeness
 from .settings import ImagingSettings
 
 pillow_heif.register_heif_opener()
@@ -33,6 +38,10 @@ _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b
 
 class ImageRejected(Exception):
     """The file cannot be used; ``str(err)`` says why, in words for the sender."""
+
+
+class TooManyPixels(ImageRejected):
+    """The image is (or claims to be) larger than the pixel limit."""
 
 
 @dataclass
@@ -107,53 +116,24 @@ def open_image(path: str | os.PathLike, settings: ImagingSettings) -> LoadedImag
     with open(path, "rb") as f:
         kind = sniff(f.read(64))
     fmt = ACCEPTED[kind]
-    try:
-        with warnings.catch_warnings():
-            # Our own pixel limit (below) replaces Pillow's bomb warning (its hard error
-            # stays), and a file's odd metadata is not worth a warning to the operator.
-            warnings.simplefilter("ignore")
-            im = Image.open(path, formats=[fmt])
-            _check_pixels(im.size, settings)
-            frames = getattr(im, "n_frames", 1) or 1
-            if frames > 1:
-                im.seek(0)
-            # Decode before anything else touches the file: getexif() may load a PNG
-            # itself and, inside _read_exif's guard, would hide a decoding error.
-            im.load()
-            info = dict(im.info)
-            exif = _read_exif(im)
-            text = dict(im.text) if fmt == "PNG" else {}
-            if frames > 1:
-                # Pillow keeps a multi-frame file open for seeking; workers live across
-                # many files, so keep the first frame's pixels and let the file go.
-                first = im.copy()
-                im.close()
-                im = first
-    except ImageRejected:
-        raise
-    except Image.DecompressionBombError as err:
-        # Pillow refuses sizes far past its own limit before we see them; it names the
-        # pixel count in its message.
-        claimed = re.search(r"\((\d+) pixels\)", str(err))
-        size = f"{int(claimed.group(1)) / 1e6:.0f} megapixels" if claimed else "a vast size"
-        raise ImageRejected(
-            f"The image claims {size}; the limit is {settings.max_pixels / 1e6:.0f} "
-            "megapixels (it looks like a decompression bomb)."
-        ) from None
-    except UnidentifiedImageError:
-        raise ImageRejected(
-            f"The file starts like a {fmt} image but its header cannot be read."
-        ) from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError,
-            TypeError, ZeroDivisionError, RuntimeError) as err:
-        msg = str(err)
-        if "truncated" in msg or isinstance(err, EOFError):
-            raise ImageRejected(
-                f"The {fmt} file is truncated: it ends before the image data does."
-            ) from None
-        raise ImageRejected(f"The {fmt} image data is damaged and cannot be decoded.") from None
-    except MemoryError:
-        raise ImageRejected("The image is too large to decode.") from None
+    with _refusals(fmt, settings):
+        im = Image.open(path, formats=[fmt])
+        _check_pixels(im.size, settings)
+        frames = getattr(im, "n_frames", 1) or 1
+        if frames > 1:
+            im.seek(0)
+        # Decode before anything else touches the file: getexif() may load a PNG
+        # itself and, inside _read_exif's guard, would hide a decoding error.
+        im.load()
+        info = dict(im.info)
+        exif = _read_exif(im)
+        text = dict(im.text) if fmt == "PNG" else {}
+        if frames > 1:
+            # Pillow keeps a multi-frame file open for seeking; workers live across
+            # many files, so keep the first frame's pixels and let the file go.
+            first = im.copy()
+            im.close()
+            im = first
 
     loaded = LoadedImage(
         image=im, format=fmt, source_info=info, source_exif=exif, source_text=text, frames=frames
@@ -165,12 +145,98 @@ def open_image(path: str | os.PathLike, settings: ImagingSettings) -> LoadedImag
     return loaded
 
 
+@contextlib.contextmanager
+def _refusals(fmt: str, settings: ImagingSettings) -> Iterator[None]:
+    """Turn what Pillow (and pillow-heif) raise while reading a ``fmt`` file into
+    :class:`ImageRejected` with words for the sender: one place, so that the upload's
+    header check (:func:`check_header`) and the worker (:func:`open_image`) say the
+    same thing about the same file."""
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit replaces Pillow's bomb warning (its hard error stays),
+            # and a file's odd metadata is not worth a warning to the operator.
+            warnings.simplefilter("ignore")
+            yield
+    except ImageRejected:
+        raise
+    except Image.DecompressionBombError as err:
+        # Pillow refuses sizes far past its own limit before we see them; it names the
+        # pixel count in its message.
+        claimed = re.search(r"\((\d+) pixels\)", str(err))
+        size = f"{int(claimed.group(1)) / 1e6:.0f} megapixels" if claimed else "a vast size"
+        raise TooManyPixels(
+            f"The image claims {size}; the limit is {settings.max_pixels / 1e6:.0f} "
+            "megapixels (it looks like a decompression bomb)."
+        ) from None
+    except UnidentifiedImageError:
+        raise ImageRejected(
+            f"The file starts like a {fmt} image but its header cannot be read."
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError,
+            TypeError, ZeroDivisionError, RuntimeError, struct.error) as err:
+        msg = str(err)
+        if "truncated" in msg or isinstance(err, EOFError):
+            raise ImageRejected(_truncated(fmt)) from None
+        raise ImageRejected(_damaged(fmt)) from None
+    except MemoryError:
+        raise ImageRejected("The image is too large to decode.") from None
+
+
+def _truncated(fmt: str) -> str:
+    return f"The {fmt} file is truncated: it ends before the image data does."
+
+
+def _damaged(fmt: str) -> str:
+    return f"The {fmt} image data is damaged and cannot be decoded."
+
+
+def check_header(fp: BinaryIO, settings: ImagingSettings) -> str:
+    """What an upload's header already shows, checked before it is kept: its size, its
+    kind, its pixel count (a decompression bomb is a small file claiming a vast image)
+    and whether the file holds as much data as its structure promises (a cut-off
+    upload). Nothing is decoded: Pillow's ``open`` reads only the header, and the
+    completeness checks (:mod:`.completeness`) walk the container's structure.
+
+    Returns the Pillow format name; raises :class:`ImageRejected` with the words
+    :func:`open_image` would use for the same file. ``fp`` is left at its start."""
+    fp.seek(0, os.SEEK_END)
+    size = fp.tell()
+    if size > settings.max_bytes:
+        raise ImageRejected(
+            f"The file is {_megabytes(size)}; the limit is {_megabytes(settings.max_bytes)}."
+        )
+    fp.seek(0)
+    kind = sniff(fp.read(64))
+    fmt = ACCEPTED[kind]
+    fp.seek(0)
+    try:
+        with _refusals(fmt, settings):
+            im = Image.open(fp, formats=[fmt])
+            _check_pixels(im.size, settings)
+            if kind == "jpeg":
+                whole = completeness.jpeg_complete(fp, size)
+            elif kind == "png":
+                whole = completeness.png_complete(fp, size)
+            elif kind == "webp":
+                whole = completeness.webp_complete(fp, size)
+            elif kind == "tiff":
+                whole = completeness.tiff_complete(im, size)
+            else:
+                whole = completeness.heif_complete(fp, size)
+    finally:
+        fp.seek(0)
+    if not whole:
+        # libheif reports a cut-off file as an error in its data, not a truncation.
+        raise ImageRejected(_damaged(fmt) if kind == "heif" else _truncated(fmt))
+    return fmt
+
+
 def _check_pixels(size: tuple[int, int], settings: ImagingSettings) -> None:
     w, h = size
     if w <= 0 or h <= 0:
         raise ImageRejected("The image has no pixels.")
     if w * h > settings.max_pixels:
-        raise ImageRejected(
+        raise TooManyPixels(
             f"The image is {w}x{h} ({w * h / 1e6:.0f} megapixels); "
             f"the limit is {settings.max_pixels / 1e6:.0f} megapixels."
         )
