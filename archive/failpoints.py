@@ -19,8 +19,8 @@ ENV = "ARCHIVE_FAILPOINT"
 POINTS = (
     # processing an upload
     "process:claimed",          # the run holds the photo, its keys are listed; nothing read
-    "process:upload_copied",    # the decrypted upload is in the run's work folder
-    "process:master_made",      # the unobscured master is in the work folder
+    "process:upload_copied",    # the upload is decrypted, in memory only
+    "process:master_made",      # the unobscured master too, in memory only
     "process:rendered",         # the obscured derivative too, and the self-check ran
     "process:stored",           # every new blob is in the store; the row not yet switched
     "process:switched",         # the row names the new files; the old ones not yet deleted

@@ -9,11 +9,10 @@ the upload) for deletion, and only then are they deleted.
 
 from __future__ import annotations
 
+import io
 import logging
-import shutil
 import tempfile
 from datetime import timedelta
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy.exc import InvalidRequestError
@@ -146,28 +145,32 @@ def _process(photo_id: int) -> None:
     settings = imaging_settings(current_app.config)
     detector = get_detector()
     with tempfile.TemporaryDirectory(dir=work_root(), prefix=work_prefix(photo)) as work:
-        upload = Path(work) / "upload"
+        # The upload and the master are unobscured: both stay in memory (decrypted
+        # there, when encryption is on). Only obscured files go to the work folder.
         try:
-            with store.open(photo.upload_key) as src, open(upload, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1024 * 1024)
+            with store.open(photo.upload_key) as src:
+                upload = src.read()
         except FileNotFoundError:  # the upload request died before its bytes were stored
             _fail(photo, "The upload did not finish. Please upload the photo again.",
                   keep_upload=False)
             return
         failpoints.reached("process:upload_copied")
-        master = Path(work) / "master.jpg"
+        master = io.BytesIO()
         try:
             outcome = make_master(upload, master, settings, detector)
         except ImageRejected as err:
             _fail(photo, str(err), keep_upload=False)
             return
-        upload.unlink()
+        del upload
         failpoints.reached("process:master_made")
         boxes = [(f.x1, f.y1, f.x2, f.y2) for f in outcome.faces]
+        master.seek(0)
         rendition = render_public(master, boxes, work, settings)
         leftover = self_check(rendition.derivative, [], detector)
         failpoints.reached("process:rendered")
+        master.seek(0)
         store.put("private", master, key=keys["master"])
+        del master
         store.put("public", rendition.derivative, key=keys["derivative"])
         store.put("public", rendition.thumbnails[min(rendition.thumbnails)], key=keys["thumb"])
         failpoints.reached("process:stored")

@@ -124,6 +124,47 @@ def _upload_two(app, astronaut, monkeypatch) -> tuple[str, str]:
     return processed, queued
 
 
+def test_review_with_encryption_no_clear_byte_of_an_upload_touches_the_disk(
+        open_app, astronaut, monkeypatch):
+    """Found in the attacker review: with encryption on, every upload was still spooled
+    to a file in uploads/incoming, and every run wrote the decrypted upload and the
+    unobscured master into its work folder, in clear, while it ran (and a deleted
+    file's blocks stay on the disk). Every file the archive opens for writing is
+    watched here: none holds the photo in clear."""
+    import builtins
+    import tempfile
+
+    app = open_app(OLD)
+    people(app)
+    payload = io.BytesIO()
+    astronaut.save(payload, "JPEG", quality=92)
+    written: list[str] = []
+    real_open, real_temporary = builtins.open, tempfile.TemporaryFile
+
+    def watched_open(file, mode="r", *args, **kwargs):
+        if any(c in mode for c in "wax+"):
+            written.append(str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    def watched_temporary(*args, **kwargs):
+        written.append("a temporary file")
+        return real_temporary(*args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", watched_open)
+    monkeypatch.setattr(tempfile, "TemporaryFile", watched_temporary)
+    response = upload(client_of(app, PHOTOGRAPHER), "may-day", payload.getvalue())
+    monkeypatch.undo()
+    assert response.status_code == 202 and response.get_json()["state"] == "done"
+    uploads = str(Path(app.config["UPLOADS"]))
+    touched = [w for w in written if w.startswith(uploads) or w == "a temporary file"]
+    clear = [w for w in touched if "/public/" not in w and "/work/" not in w
+             and not w.endswith(".part")]
+    assert clear == [], touched
+    # What the run wrote in its work folder is the obscured derivative and thumbnail.
+    assert [w for w in touched if "/work/" in w and w.endswith(("master.jpg", "upload"))] == []
+    assert not (Path(uploads) / "incoming").exists()
+
+
 def test_no_private_file_on_disk_is_an_image(open_app, astronaut, monkeypatch):
     app = open_app(OLD)
     processed, queued = _upload_two(app, astronaut, monkeypatch)

@@ -794,8 +794,8 @@ def die_during_task(root: str, database_url: str, photo_id: int, point: str) -> 
 def test_a_killed_worker_leaves_nothing_behind(app, ana, queued, tmp_path, database_url,
                                                point, then):
     """A worker process killed half-way leaves files (blobs, a half-written blob, its work
-    folder with the unobscured master); the next run, or deleting the photo, removes
-    every one of them."""
+    folder with obscured files); the next run, or deleting the photo, removes every one
+    of them."""
     import subprocess
     import sys
 
@@ -829,9 +829,10 @@ def test_a_killed_worker_leaves_nothing_behind(app, ana, queued, tmp_path, datab
         return
     assert photo_row(app, ref)["state"] == "processing"
     left = files_under(uploads) - before
-    # What the dead run left: its work folder (the unobscured master in it), and a blob
-    # half-written under its temporary name.
-    assert any(f.startswith("work/") and f.endswith("master.jpg") for f in left), left
+    # What the dead run left: its work folder (obscured files only: the upload and the
+    # master were in memory), and a blob half-written under its temporary name.
+    assert not any(f.startswith("work/") and f.endswith(("master.jpg", "upload"))
+                   for f in left), left
     if point == "writing the thumbnail":
         assert any(f.startswith("public/") and f.endswith(".part") for f in left), left
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image
 
@@ -16,7 +17,8 @@ from PIL import Image
 JPEG_SUBSAMPLING = "4:2:0"
 
 
-def write_clean_jpeg(image: Image.Image, dest: str | os.PathLike, quality: int = 90) -> None:
+def write_clean_jpeg(image: Image.Image, dest: str | os.PathLike | BinaryIO,
+                     quality: int = 90) -> None:
     """Encode ``image`` as a JPEG with no EXIF, XMP, IPTC, ICC, comment or thumbnail.
 
     Pillow copies some ``image.info`` entries into the output on its own (since
@@ -26,23 +28,30 @@ def write_clean_jpeg(image: Image.Image, dest: str | os.PathLike, quality: int =
     if image.mode not in ("RGB", "L"):
         raise ValueError(f"expected an RGB or L image, got {image.mode}")
     image.info = {}
+    if not isinstance(dest, (str, os.PathLike)):  # a stream: in memory, no file
+        _save(image, dest, quality)
+        return
     dest = Path(dest)
     tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
     try:
         with open(tmp, "wb") as fh:
-            image.save(
-                fh,
-                "JPEG",
-                quality=quality,
-                subsampling=JPEG_SUBSAMPLING,
-                exif=b"",
-                icc_profile=None,
-                comment=b"",
-                xmp=b"",
-            )
+            _save(image, fh, quality)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _save(image: Image.Image, fh: BinaryIO, quality: int) -> None:
+    image.save(
+        fh,
+        "JPEG",
+        quality=quality,
+        subsampling=JPEG_SUBSAMPLING,
+        exif=b"",
+        icc_profile=None,
+        comment=b"",
+        xmp=b"",
+    )

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import exifread
 from PIL import ExifTags
 
+from .sources import Source, open_source
+
 #: Every kind the report can name, in the order it lists them.
 KINDS = (
     "gps",
@@ -161,7 +163,7 @@ def _blank(value: object) -> bool:
 
 
 def inspect_metadata(
-    path: str, fmt: str, info: dict, exif, text: dict | None = None
+    path: Source, fmt: str, info: dict, exif, text: dict | None = None
 ) -> MetadataFindings:
     """Find the kinds of identifying metadata in the file at ``path``.
 
@@ -199,7 +201,8 @@ def describe(path: str) -> list[tuple[str, str, str]]:
     return inspect_metadata(path, fmt, info, exif, text).values
 
 
-def _run_steps(path: str, fmt: str, info: dict, exif, text: dict, found: MetadataFindings) -> None:
+def _run_steps(path: Source, fmt: str, info: dict, exif, text: dict,
+               found: MetadataFindings) -> None:
     for step in (
         # exifread only where it is at home: on a crafted HEIC box it loops forever
         # (found in review); Pillow and pillow-heif read EXIF from the other formats.
@@ -215,10 +218,10 @@ def _run_steps(path: str, fmt: str, info: dict, exif, text: dict, found: Metadat
             found.unreadable = True
 
 
-def _from_exifread(path: str, found: MetadataFindings) -> None:
+def _from_exifread(path: Source, found: MetadataFindings) -> None:
     # exifread logs noisily about odd files; quiet it, and it's a best-effort report anyway.
     logging.getLogger("exifread").setLevel(logging.CRITICAL)
-    with open(path, "rb") as fh:
+    with open_source(path) as fh:
         tags = exifread.process_file(
             fh, details=True, extract_thumbnail=True, truncate_tags=False
         )
@@ -380,9 +383,9 @@ def _from_iptc(data: bytes, found: MetadataFindings) -> None:
             found.add(kind, f"IPTC 2:{dataset}", value)
 
 
-def _from_jpeg_segments(path: str, found: MetadataFindings) -> None:
+def _from_jpeg_segments(path: Source, found: MetadataFindings) -> None:
     """Walk the JPEG's segments up to the image data, independently of Pillow."""
-    with open(path, "rb") as fh:
+    with open_source(path) as fh:
         if fh.read(2) != b"\xff\xd8":
             return
         while True:

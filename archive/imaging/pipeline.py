@@ -19,6 +19,7 @@ from .metadata import MetadataFindings, inspect_metadata
 from .obscuring import Region, obscure
 from .reading import LoadedImage, open_image
 from .settings import ImagingSettings
+from .sources import Source
 
 
 @dataclass
@@ -107,11 +108,11 @@ def anonymise(
     ]
 
 
-def _read(
-    src: str | os.PathLike, settings: ImagingSettings
-) -> tuple[LoadedImage, MetadataFindings]:
-    """Open ``src`` upright in sRGB, and find the kinds of metadata it held."""
-    src = os.fspath(src)
+def _read(src: Source, settings: ImagingSettings) -> tuple[LoadedImage, MetadataFindings]:
+    """Open ``src`` (a file, or its bytes) upright in sRGB, and find the kinds of
+    metadata it held."""
+    if not isinstance(src, bytes):
+        src = os.fspath(src)
     loaded = open_image(src, settings)
     findings = inspect_metadata(
         src, loaded.format, loaded.source_info, loaded.source_exif, loaded.source_text
@@ -164,13 +165,15 @@ class MasterOutcome:
 
 
 def make_master(
-    src: str | os.PathLike,
-    dest: str | os.PathLike,
+    src: Source,
+    dest: str | os.PathLike | BinaryIO,
     settings: ImagingSettings,
     detector: FaceDetector | None = None,
 ) -> MasterOutcome:
     """Read ``src`` and write the private master to ``dest``: the upright sRGB pixels
-    with no metadata at all and *nothing obscured* (only moderators ever see it).
+    with no metadata at all and *nothing obscured* (only moderators ever see it). Both
+    may be in memory (bytes, and a stream), so that the worker never writes the
+    unobscured photo to a file.
 
     Returns the detected faces, in the master's pixels. Raises
     :class:`reading.ImageRejected` for a file that cannot be used.

@@ -22,6 +22,7 @@ from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from . import completeness
 from .settings import ImagingSettings
+from .sources import Source, open_source, source_size
 
 pillow_heif.register_heif_opener()
 
@@ -103,21 +104,22 @@ def _megabytes(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB" if n % (1024 * 1024) else f"{n // (1024 * 1024)} MB"
 
 
-def open_image(path: str | os.PathLike, settings: ImagingSettings) -> LoadedImage:
-    """Check and decode ``path``; the result is upright and in sRGB.
+def open_image(path: Source, settings: ImagingSettings) -> LoadedImage:
+    """Check and decode ``path`` (a file, or its bytes); the result is upright and in
+    sRGB.
 
     Raises :class:`ImageRejected` with a specific reason for anything it cannot use.
     """
-    size = os.path.getsize(path)
+    size = source_size(path)
     if size > settings.max_bytes:
         raise ImageRejected(
             f"The file is {_megabytes(size)}; the limit is {_megabytes(settings.max_bytes)}."
         )
-    with open(path, "rb") as f:
+    with open_source(path) as f:
         kind = sniff(f.read(64))
     fmt = ACCEPTED[kind]
     with _refusals(fmt, settings):
-        im = Image.open(path, formats=[fmt])
+        im = Image.open(io.BytesIO(path) if isinstance(path, bytes) else path, formats=[fmt])
         _check_pixels(im.size, settings)
         frames = getattr(im, "n_frames", 1) or 1
         if frames > 1:
