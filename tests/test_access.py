@@ -852,6 +852,16 @@ def path_problems(world: World) -> list[str]:
 #: fails at once instead of running the face detector for seconds).
 BROKEN_JPEG = b"\xff\xd8\xff\xe0" + b"not really a photo " * 20
 
+
+def _small_jpeg() -> bytes:
+    """A whole (tiny) JPEG: uploads check the file's structure before storing it."""
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (90, 120, 150)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+SMALL_JPEG = _small_jpeg()
+
 #: For each POST route: a call (url, form) that would change something when sent with
 #: its token by an admin (the role checks pass). Makers create a fresh target per call.
 CSRF_ATTEMPTS: dict[str, Callable[[World], tuple[str, dict]]] = {
@@ -867,7 +877,7 @@ CSRF_ATTEMPTS: dict[str, Callable[[World], tuple[str, dict]]] = {
                               "confirm": PASSWORD}),
     "studio.upload": lambda w: (
         f"/studio/events/{w.new_event(w.users['admin'])[1]}/upload",
-        {"photo": (io.BytesIO(BROKEN_JPEG), "IMG_0001.jpg")}),
+        {"photo": (io.BytesIO(SMALL_JPEG), "IMG_0001.jpg")}),
     "studio.delete": lambda w: (f"/studio/photos/{w.new_photo('admin', files=True)}/delete",
                                 {}),
     "studio.retry": lambda w: (
@@ -906,7 +916,7 @@ CSRF_ATTEMPTS: dict[str, Callable[[World], tuple[str, dict]]] = {
     "auth.revoke_token": lambda w: (f"/account/tokens/{w.new_token('admin')}/revoke", {}),
     "api.upload": lambda w: (
         f"/api/v1/events/{w.new_event(w.users['admin'])[1]}/photos",
-        {"photo": (io.BytesIO(BROKEN_JPEG), "IMG_0001.jpg")}),
+        {"photo": (io.BytesIO(SMALL_JPEG), "IMG_0001.jpg")}),
     "attend.claim": lambda w: (
         f"/r/{w.review_token}/photos/{w.new_photo('photographer_a', files=True)}/claims",
         {"kind": "remove_photo"}),
