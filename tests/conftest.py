@@ -148,6 +148,14 @@ def record_setup(name: str) -> None:
     _SETUPS_RAN[name] = _SETUPS_RAN.get(name, 0) + 1
 
 
+_KILL_POINTS: dict[str, int] = {}
+
+
+def record_kill_points(setup: str, count: int) -> None:
+    """How many points the crash test killed a real worker at, per setup (summary)."""
+    _KILL_POINTS[setup] = count
+
+
 def pg_available() -> bool:
     if PG_URL == "off":
         return False
@@ -243,10 +251,14 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if _DB_RAN or pg_available.__dict__.get("answer") is not None:
         ran = ", ".join(f"{name}: {n} test runs" for name, n in sorted(_DB_RAN.items()))
         terminalreporter.write_line(f"databases used: {ran or 'none'}")
+        words = {"embedded": "SQLite + SQLite queue", "scaled": "PostgreSQL + Redis queue"}
         if _SETUPS_RAN:
-            words = {"embedded": "SQLite + SQLite queue", "scaled": "PostgreSQL + Redis queue"}
             terminalreporter.write_line("integration setups (real worker processes): " + ", ".join(
                 f"{words.get(k, k)}: {n} tests" for k, n in sorted(_SETUPS_RAN.items())))
+        if _KILL_POINTS:
+            terminalreporter.write_line("crash test (tests/test_crash_points.py): a real worker "
+                                        "killed at " + ", ".join(
+                f"{n} points on {words.get(k, k)}" for k, n in sorted(_KILL_POINTS.items())))
         if pg_available.__dict__.get("answer") is False:
             terminalreporter.write_line(
                 "PostgreSQL did not run: it does not answer at " + PG_URL)

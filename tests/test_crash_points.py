@@ -30,7 +30,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from archive.failpoints import POINTS
-from tests.conftest import ASTRONAUT_FACE, make_app
+from tests.conftest import ASTRONAUT_FACE, make_app, record_kill_points
 from tests.test_scaled_setup import distinct_photos, files_under, start_worker, stop_worker
 from tests.web_client import make_event, make_user
 
@@ -195,4 +195,5 @@ def test_finding_1_and_2_a_worker_killed_at_every_point_leaves_no_clear_face(liv
         assert clear_faces(live.uploads, original) == [], point
         assert_store_clean()
     assert tried == list(POINTS)
+    record_kill_points(live.name, len(tried))
     print(f"{live.name}: killed the worker at {len(tried)} points: {', '.join(tried)}")
