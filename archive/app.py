@@ -30,7 +30,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import ROOT, config_from, imaging_settings
 
-from . import log_privacy, queue
+from . import cdn_purge, log_privacy, queue
 from .extensions import csrf, db, limiter, login_manager
 from .models import User
 from .storage import BlobCipher, UnreadableBlob
@@ -116,6 +116,7 @@ def create_app(config: Any = None) -> Flask:
         # A bad ARCHIVE_OBSCURE_METHOD or MASK_SCALE stops the start, not every upload later.
         imaging_settings(app.config)
         BlobCipher.from_setting(app.config.get("MASTER_KEYS"))  # a malformed key, too
+        cdn_purge.settings_of(app.config)  # and purge settings that cannot work
     except ValueError as err:
         raise RuntimeError(f"configuration: {err}") from None
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

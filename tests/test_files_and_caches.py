@@ -16,10 +16,12 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -221,3 +223,267 @@ def test_finding_3_an_opened_blob_starts_at_zero_for_the_os_too(tmp_path, astron
         with store.open(key) as fh:
             assert os.lseek(fh.fileno(), 0, os.SEEK_CUR) == 0, area
             assert fh.read() == buf.getvalue()
+
+
+# --- finding 4: no fixed public address for a file that can change ---------------------------
+
+
+def rerender(app, ref: str) -> None:
+    """Render the photo's public files again (as after a missed face was added), at once."""
+    from archive import rendering
+    from archive.extensions import db
+
+    with app.app_context():
+        photo = photo_of(ref)
+        rendering.request_render(photo)
+        db.session.commit()
+        rendering.enqueue_render(photo)
+        assert not photo_of(ref).render_pending and photo_of(ref).state == "released"
+
+
+def max_age(response: requests.Response) -> int:
+    match = re.search(r"max-age=(\d+)", response.headers.get("Cache-Control", ""))
+    assert match, response.headers.get("Cache-Control")
+    return int(match.group(1))
+
+
+def test_finding_4_the_download_leads_to_the_renders_own_address(live):
+    k = keys_of(live.app, live.ref)
+    live.serve()
+    anyone = live.session()
+    first = anyone.get(f"{live.url}/photos/{live.ref}/download", allow_redirects=False,
+                       timeout=30)
+    assert first.status_code in (302, 303), (first.status_code, first.headers)
+    assert "no-store" in first.headers["Cache-Control"]
+    old_target = first.headers["Location"]
+    assert k["derivative"].removeprefix("public/") in old_target
+    got = anyone.get(f"{live.url}/photos/{live.ref}/download", timeout=30)
+    assert got.status_code == 200 and got.content == live.stored(k["derivative"])
+    assert got.headers["Content-Disposition"].startswith("attachment")
+    assert f"archive-{live.ref}.jpg" in got.headers["Content-Disposition"]
+    assert max_age(got) <= 60 and "must-revalidate" in got.headers["Cache-Control"]
+
+    rerender(live.app, live.ref)
+    new = keys_of(live.app, live.ref)
+    assert new["derivative"] != k["derivative"]
+    second = anyone.get(f"{live.url}/photos/{live.ref}/download", allow_redirects=False,
+                        timeout=30)
+    assert second.status_code in (302, 303)
+    assert second.headers["Location"] != old_target
+    assert new["derivative"].removeprefix("public/") in second.headers["Location"]
+    assert anyone.get(f"{live.url}/photos/{live.ref}/download", timeout=30).content \
+        == live.stored(new["derivative"])
+    # The old addresses are gone: what a cache still holds under them is all there was.
+    for old in (old_target, f"/media/{k['derivative'].removeprefix('public/')}",
+                f"/media/{k['thumb'].removeprefix('public/')}"):
+        url = old if old.startswith("http") else live.url + old
+        assert anyone.get(url, timeout=30).status_code == 404, old
+
+
+def test_finding_4_public_files_and_pages_are_kept_briefly_and_revalidated(live):
+    k = keys_of(live.app, live.ref)
+    live.serve()
+    anyone = live.session()
+    paths = ["/", f"/events/{k['event']}", f"/photos/{live.ref}", "/feed.atom",
+             f"/media/{k['derivative'].removeprefix('public/')}",
+             f"/media/{k['thumb'].removeprefix('public/')}"]
+    for path in paths:
+        r = anyone.get(live.url + path, timeout=30)
+        assert r.status_code == 200, path
+        cache = r.headers["Cache-Control"]
+        assert "public" in cache and "must-revalidate" in cache, (path, cache)
+        assert max_age(r) <= 60, (path, cache)
+        assert r.headers.get("ETag"), path
+        again = anyone.get(live.url + path, headers={"If-None-Match": r.headers["ETag"]},
+                           timeout=30)
+        assert again.status_code == 304, path
+
+
+# --- finding 4: the CDN purge hook -----------------------------------------------------------
+
+PUBLIC = "https://archive.example.org"
+PURGE_SECRET = "Bearer purge-secret-not-for-logs"
+
+
+class Recorder:
+    """A CDN stand-in on 127.0.0.1 that records every purge request it gets."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, dict]] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _record(self) -> None:
+                recorder.requests.append((self.command, self.path, dict(self.headers)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_PURGE = do_POST = do_GET = _record
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def paths(self) -> set[str]:
+        return {path for _, path, _ in self.requests}
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    r = Recorder()
+    yield r
+    r.close()
+
+
+def purge_settings(recorder: Recorder) -> dict:
+    """Varnish style: ``PURGE <cache>/<path>``, with the CDN's key in a header."""
+    return {"PUBLIC_URL": PUBLIC, "CDN_PURGE_URL": recorder.url + "{path}",
+            "CDN_PURGE_HEADERS": f"Authorization: {PURGE_SECRET}"}
+
+
+@pytest.fixture
+def purge_app(tmp_path, recorder, astronaut):
+    """An archive with the purge hook on, and a released photo of the astronaut."""
+    from archive import cdn_purge
+    from archive.extensions import db
+
+    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'archive.db'}",
+                   **purge_settings(recorder))
+    with app.app_context():
+        db.create_all()
+    people(app)
+    app.ref = new_photo(app, astronaut)
+    with app.app_context():
+        approve(app.ref)
+    assert cdn_purge.wait(30)
+    recorder.requests.clear()
+    yield app
+    cdn_purge.wait(30)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def expected_paths(k: dict, ref: str) -> set[str]:
+    d, t = (k[x].removeprefix("public/") for x in ("derivative", "thumb"))
+    return {f"/photos/{ref}", f"/photos/{ref}/download", f"/media/{d}",
+            f"/media/{d}/download", f"/media/{t}", f"/events/{k['event']}", "/",
+            "/feed.atom"}
+
+
+def test_finding_4_a_takedown_purges_the_photos_public_urls_after_the_commit(
+        purge_app, recorder):
+    from archive import cdn_purge, claims
+    from archive.extensions import db
+
+    app, ref = purge_app, purge_app.ref
+    k = keys_of(app, ref)
+    with app.app_context():
+        photo = photo_of(ref)
+        photo.state = "hidden"
+        db.session.flush()
+        assert cdn_purge.wait(10) and recorder.requests == []  # flushed, not committed
+        db.session.rollback()
+        assert cdn_purge.wait(10) and recorder.requests == []  # rolled back: nothing sent
+        assert photo_of(ref).state == "released"
+
+        claims.make_claim(photo_of(ref), "takedown", reason_code="danger")
+        assert photo_of(ref).state == "hidden"
+    assert cdn_purge.wait(30)
+    assert expected_paths(k, ref) <= recorder.paths(), recorder.paths()
+    for method, _, headers in recorder.requests:
+        assert method == "PURGE" and headers["Authorization"] == PURGE_SECRET
+    # And the CDN, asking again, finds them gone.
+    client = app.test_client()
+    for path in expected_paths(k, ref) - {"/", "/feed.atom"}:
+        assert client.get(path).status_code == 404, path
+
+
+def test_finding_4_a_rerender_purges_the_old_file_addresses(purge_app, recorder):
+    from archive import cdn_purge
+
+    app, ref = purge_app, purge_app.ref
+    old = keys_of(app, ref)
+    rerender(app, ref)
+    assert cdn_purge.wait(30)
+    new = keys_of(app, ref)
+    assert new["derivative"] != old["derivative"]
+    assert expected_paths(old, ref) <= recorder.paths(), recorder.paths()
+
+
+def test_finding_4_a_purge_that_fails_is_one_log_line_and_breaks_nothing(
+        tmp_path, astronaut, caplog):
+    """The CDN does not answer: the takedown commits all the same, and the log says so
+    in one line that holds no header (the CDN's key)."""
+    from archive import cdn_purge, claims
+    from archive.extensions import db
+
+    closed = free_port()  # nothing listens there
+    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'archive.db'}", PUBLIC_URL=PUBLIC,
+                   CDN_PURGE_URL=f"http://127.0.0.1:{closed}/purge?u={{url_quoted}}",
+                   CDN_PURGE_METHOD="POST",
+                   CDN_PURGE_HEADERS=f"Authorization: {PURGE_SECRET}")
+    with app.app_context():
+        db.create_all()
+    people(app)
+    ref = new_photo(app, astronaut)
+    with app.app_context():
+        approve(ref)
+    assert cdn_purge.wait(30)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="archive.cdn_purge"), app.app_context():
+        claims.make_claim(photo_of(ref), "takedown", reason_code="danger")
+        assert photo_of(ref).state == "hidden"
+        assert cdn_purge.wait(30)
+    lines = [r.getMessage() for r in caplog.records if r.name == "archive.cdn_purge"]
+    assert len(lines) == 1 and "not purged" in lines[0], lines
+    assert "purge-secret" not in lines[0] and "\n" not in lines[0]
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_finding_4_purge_settings_that_cannot_work_stop_the_start(tmp_path):
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    with pytest.raises(RuntimeError, match="ARCHIVE_PUBLIC_URL"):
+        make_app(tmp_path, url, CDN_PURGE_URL="http://127.0.0.1:1{path}")
+    with pytest.raises(RuntimeError, match=r"\{url\}"):
+        make_app(tmp_path, url, CDN_PURGE_URL="http://127.0.0.1:1/", PUBLIC_URL=PUBLIC)
+    with pytest.raises(RuntimeError, match="line 1") as err:
+        make_app(tmp_path, url, CDN_PURGE_URL="http://127.0.0.1:1{path}", PUBLIC_URL=PUBLIC,
+                 CDN_PURGE_HEADERS="Bearer key-without-a-name")
+    assert "key-without" not in str(err.value)
+    # Unset: no hook, no calls.
+    app = make_app(tmp_path, url)
+    from archive import cdn_purge
+
+    with app.app_context():
+        assert cdn_purge.settings_of(app.config) is None
+
+
+def test_finding_4_files_switched_without_reading_the_old_names_still_purge_them(
+        purge_app, recorder):
+    """A writer that replaces the keys of a row expired by a commit (never reading the
+    old names) still has the old media URLs purged."""
+    from archive import cdn_purge
+    from archive.extensions import db
+    from archive.storage import new_key
+
+    app, ref = purge_app, purge_app.ref
+    old = keys_of(app, ref)
+    with app.app_context():
+        photo = photo_of(ref)
+        db.session.commit()  # expires every attribute
+        photo.derivative_key, photo.thumb_key = new_key("public"), new_key("public")
+        db.session.commit()
+    assert cdn_purge.wait(30)
+    d, t = (old[x].removeprefix("public/") for x in ("derivative", "thumb"))
+    assert {f"/media/{d}", f"/media/{d}/download", f"/media/{t}"} <= recorder.paths()
