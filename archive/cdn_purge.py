@@ -64,17 +64,30 @@ class PurgeSettingError(ValueError):
 
 @dataclass
 class Noted:
-    """What the transaction's flushes changed, as plain values (no ORM objects)."""
+    """What the transaction's flushes changed, as plain values (no ORM objects): for a
+    photo, every value its ref, event and files had in the transaction, and whether it
+    was released at any flush (or is at the commit)."""
 
     refs: set[str] = field(default_factory=set)
     keys: set[str] = field(default_factory=set)  # public blob keys, old and new
     derivatives: set[str] = field(default_factory=set)
     event_ids: set[int] = field(default_factory=set)
+    released: bool = False
     slugs: set[str] = field(default_factory=set)
     claim_photo_ids: set[int] = field(default_factory=set)
+    #: Per photo id. Kept across flushes: a render may switch the files in one flush
+    #: and release the photo again in the next one of the same transaction.
+    photos: dict[int, Noted] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.refs or self.event_ids or self.slugs or self.claim_photo_ids)
+        return bool(self.refs or self.event_ids or self.slugs or self.claim_photo_ids
+                    or self.photos)
+
+    def merge(self, other: Noted) -> None:
+        self.refs |= other.refs
+        self.keys |= other.keys
+        self.derivatives |= other.derivatives
+        self.event_ids |= other.event_ids
 
 
 @dataclass(frozen=True)
@@ -162,7 +175,12 @@ def _was_or_is_released(obj: Photo) -> bool:
     return PhotoState.RELEASED in _old_and_new(obj, "state")
 
 
-def _note_photo(noted: Noted, photo: Photo) -> None:
+def _note_photo(transaction: Noted, photo: Photo) -> None:
+    identity = inspect(photo).identity
+    if identity is None:
+        return  # never stored: nothing public to purge
+    noted = transaction.photos.setdefault(identity[0], Noted())
+    noted.released = noted.released or _was_or_is_released(photo)
     noted.refs.update(_old_and_new(photo, "ref"))
     noted.event_ids.update(_old_and_new(photo, "event_id"))
     derivatives = _old_and_new(photo, "derivative_key")
@@ -185,7 +203,7 @@ def _after_flush(session: Session, _context) -> None:
         return
     noted = _noted(session)
     for obj in session.deleted:
-        if isinstance(obj, Photo) and _was_or_is_released(obj):
+        if isinstance(obj, Photo):
             _note_photo(noted, obj)
         elif isinstance(obj, Claim):
             noted.claim_photo_ids.update(_old_and_new(obj, "photo_id"))
@@ -194,7 +212,7 @@ def _after_flush(session: Session, _context) -> None:
     for obj in session.dirty:
         if not session.is_modified(obj):
             continue
-        if isinstance(obj, Photo) and _was_or_is_released(obj):
+        if isinstance(obj, Photo):
             _note_photo(noted, obj)
         elif isinstance(obj, Claim):
             noted.claim_photo_ids.update(_old_and_new(obj, "photo_id"))
@@ -214,6 +232,15 @@ def _before_commit(session: Session) -> None:
     noted: Noted | None = session.info.pop(_NOTED, None)
     if not noted:
         return
+    unreleased = [pid for pid, p in noted.photos.items() if not p.released]
+    if unreleased:
+        now = set(session.scalars(select(Photo.id).where(
+            Photo.id.in_(unreleased), Photo.state == PhotoState.RELEASED)))
+        for pid in now:
+            noted.photos[pid].released = True
+    for photo in noted.photos.values():
+        if photo.released:  # only a photo that was or is public has URLs to purge
+            noted.merge(photo)
     if noted.claim_photo_ids:
         # A claim changes what its photo's pages say: purge them if the photo is public.
         rows = session.execute(
@@ -228,6 +255,8 @@ def _before_commit(session: Session) -> None:
     if noted.event_ids:
         noted.slugs.update(session.scalars(
             select(Event.slug).where(Event.id.in_(noted.event_ids))))
+    if not (noted.refs or noted.slugs):
+        return  # only photos that were never public changed (uploads, processing)
     urls = public_urls(settings, noted)
     session.info.setdefault(_READY, []).extend(u for u in urls
                                                if u not in session.info.get(_READY, ()))

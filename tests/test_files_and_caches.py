@@ -228,8 +228,9 @@ def test_finding_3_an_opened_blob_starts_at_zero_for_the_os_too(tmp_path, astron
 # --- finding 4: no fixed public address for a file that can change ---------------------------
 
 
-def rerender(app, ref: str) -> None:
-    """Render the photo's public files again (as after a missed face was added), at once."""
+def rerender(app, ref: str, between=lambda: None) -> None:
+    """Render the photo's public files again (as after a missed face was added), at once;
+    ``between`` is called after the request's commit, before the render."""
     from archive import rendering
     from archive.extensions import db
 
@@ -237,6 +238,7 @@ def rerender(app, ref: str) -> None:
         photo = photo_of(ref)
         rendering.request_render(photo)
         db.session.commit()
+        between()
         rendering.enqueue_render(photo)
         assert not photo_of(ref).render_pending and photo_of(ref).state == "released"
 
@@ -359,8 +361,12 @@ def purge_app(tmp_path, recorder, astronaut):
                    **purge_settings(recorder))
     with app.app_context():
         db.create_all()
-    people(app)
+    people(app)  # an event's settings changed: its pages are purged
+    assert cdn_purge.wait(30)
+    recorder.requests.clear()
     app.ref = new_photo(app, astronaut)
+    assert cdn_purge.wait(30)
+    assert recorder.requests == []  # an upload and its processing: never public, no purge
     with app.app_context():
         approve(app.ref)
     assert cdn_purge.wait(30)
@@ -412,10 +418,19 @@ def test_finding_4_a_rerender_purges_the_old_file_addresses(purge_app, recorder)
 
     app, ref = purge_app, purge_app.ref
     old = keys_of(app, ref)
-    rerender(app, ref)
+
+    def requested() -> None:
+        # The request's commit (the photo leaves the public site) purges its URLs ...
+        assert cdn_purge.wait(30)
+        assert expected_paths(old, ref) <= recorder.paths(), recorder.paths()
+        recorder.requests.clear()
+
+    rerender(app, ref, between=requested)
     assert cdn_purge.wait(30)
     new = keys_of(app, ref)
     assert new["derivative"] != old["derivative"]
+    # ... and the render's commit, which switched the files, purges the old names again
+    # (a cache may have fetched them in between) and the pages that now show the new ones.
     assert expected_paths(old, ref) <= recorder.paths(), recorder.paths()
 
 
@@ -487,3 +502,59 @@ def test_finding_4_files_switched_without_reading_the_old_names_still_purge_them
     assert cdn_purge.wait(30)
     d, t = (old[x].removeprefix("public/") for x in ("derivative", "thumb"))
     assert {f"/media/{d}", f"/media/{d}/download", f"/media/{t}"} <= recorder.paths()
+
+
+def test_finding_4_the_workers_rerender_purges_the_old_file_addresses(
+        tmp_path, astronaut, recorder):
+    """Re-renders run in the worker process, which has no request: a real
+    ``protest-archive worker`` sends the purges, with the old media URLs."""
+    from archive import rendering
+    from archive.extensions import db
+
+    live = Live(tmp_path, "", None)
+    made = make_app(tmp_path, live.db_url, SECRET_KEY=SECRET)
+    with made.app_context():
+        db.create_all()
+    people(made)
+    ref = new_photo(made, astronaut)
+    with made.app_context():
+        approve(ref)
+        db.session.remove()
+        db.engine.dispose()
+    old = keys_of(made, ref)
+    queued = make_app(tmp_path, live.db_url, SECRET_KEY=SECRET, QUEUE_IMMEDIATE=False,
+                      QUEUE_URL=f"sqlite:///{tmp_path / 'queue.db'}")
+    with queued.app_context():
+        photo = photo_of(ref)
+        rendering.request_render(photo)
+        db.session.commit()
+        rendering.enqueue_render(photo)
+    live.extra_env = {"ARCHIVE_PUBLIC_URL": PUBLIC,
+                      "ARCHIVE_CDN_PURGE_URL": recorder.url + "{path}",
+                      "ARCHIVE_CDN_PURGE_HEADERS": f"Authorization: {PURGE_SECRET}"}
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed with the process
+    worker = subprocess.Popen([BIN / "protest-archive", "worker"], env=live.env(),
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        d, t = (old[x].removeprefix("public/") for x in ("derivative", "thumb"))
+        wanted = {f"/media/{d}", f"/media/{d}/download", f"/media/{t}", f"/photos/{ref}"}
+        deadline = time.monotonic() + 120
+        while not wanted <= recorder.paths():
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+            assert time.monotonic() < deadline, (recorder.paths(),
+                                                 (tmp_path / "worker.log").read_text())
+            time.sleep(0.3)
+        with queued.app_context():
+            assert photo_of(ref).derivative_key != old["derivative"]
+        assert all(h["Authorization"] == PURGE_SECRET for _, _, h in recorder.requests)
+    finally:
+        os.killpg(worker.pid, 2)
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, 9)
+            worker.wait()
+        log.close()
+        with queued.app_context():
+            db.session.remove()
+            db.engine.dispose()
