@@ -146,6 +146,22 @@ class Config:
     HSTS_INCLUDE_SUBDOMAINS = _env("ARCHIVE_HSTS_INCLUDE_SUBDOMAINS", "1") not in (
         "0", "false")
 
+    # --- Caching and the CDN purge hook ---
+    #: The archive's public address (``https://archive.example.org``), for the URLs a
+    #: purge names: the worker, which re-renders photos, has no request to learn it from.
+    PUBLIC_URL = _env("ARCHIVE_PUBLIC_URL")
+    #: A purge request per changed public URL, sent after the commit that hid or
+    #: re-rendered a photo (``archive.cdn_purge``): a URL template with ``{url}`` (the
+    #: changed URL), ``{path}`` (its path) or ``{url_quoted}`` (the URL quoted for a query
+    #: string). Empty: no purge requests.
+    CDN_PURGE_URL = _env("ARCHIVE_CDN_PURGE_URL")
+    #: ``PURGE`` for Varnish, Fastly or bunny's pull zones; ``POST`` for API styles.
+    CDN_PURGE_METHOD = _env("ARCHIVE_CDN_PURGE_METHOD", "PURGE")
+    #: Headers sent with each purge, ``Name: value``, one per line (a CDN's API key).
+    CDN_PURGE_HEADERS = _env("ARCHIVE_CDN_PURGE_HEADERS")
+    #: Seconds to wait for the CDN's answer to one purge request.
+    CDN_PURGE_TIMEOUT = _env_float("ARCHIVE_CDN_PURGE_TIMEOUT", 5.0)
+
 
 class DevelopmentConfig(Config):
     """``make run`` on a laptop: a secret key is generated and kept in ``instance/``."""

@@ -32,7 +32,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import ROOT, config_from, imaging_settings
 
 # erasure registers its session listeners on import.
-from . import accounts, erasure, file_modes, log_privacy, queue, rate_counters  # noqa: F401
+from . import (  # noqa: F401
+    accounts,
+    cdn_purge,
+    erasure,
+    file_modes,
+    log_privacy,
+    queue,
+    rate_counters,
+)
 from .extensions import csrf, db, limiter, login_manager
 from .models import User
 from .storage import BlobCipher, UnreadableBlob
@@ -151,6 +159,7 @@ def create_app(config: Any = None) -> Flask:
         # A bad ARCHIVE_OBSCURE_METHOD or MASK_SCALE stops the start, not every upload later.
         imaging_settings(app.config)
         BlobCipher.from_setting(app.config.get("MASTER_KEYS"))  # a malformed key, too
+        cdn_purge.settings_of(app.config)  # and purge settings that cannot work
     except ValueError as err:
         raise RuntimeError(f"configuration: {err}") from None
     file_modes.private_dir(app.instance_path)

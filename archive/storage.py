@@ -124,7 +124,9 @@ class BlobStore(Protocol):
         under ``key`` (from :func:`new_key`) or a new random key, which is returned.
         The blob appears whole or not at all."""
 
-    def open(self, key: str) -> BinaryIO: ...
+    def open(self, key: str) -> BinaryIO:
+        """The blob's bytes (decrypted), as a stream at position 0 for Python *and* for
+        the OS: servers send files from the OS offset (sendfile)."""
 
     def delete(self, key: str) -> None:
         """Remove the blob; deleting a missing blob is not an error."""
@@ -180,15 +182,20 @@ class LocalBlobStore:
 
     def open(self, key: str) -> BinaryIO:
         """A readable binary stream of the blob's bytes (decrypted, for a private blob
-        that is encrypted). Raises :class:`UnreadableBlob` if no configured key opens it."""
+        that is encrypted), at its start for Python and for the OS alike, so it can be
+        handed to ``send_file``. Raises :class:`UnreadableBlob` if no configured key
+        opens it."""
         fh = open(self._path(key), "rb")  # noqa: SIM115 - the caller closes it
         if not key.startswith("private/"):
             return fh
         if self.cipher is None:
-            if is_token(fh.read(len(_TOKEN_PREFIX))):
+            # Sniffed with pread, which moves neither Python's buffer nor the file's OS
+            # offset: a server that sends the file with sendfile() starts at that offset
+            # (gunicorn does), so a read-then-seek(0), which moves only the buffer, cut
+            # the first 4,096 bytes off every master it sent.
+            if is_token(os.pread(fh.fileno(), len(_TOKEN_PREFIX), 0)):
                 fh.close()
                 raise UnreadableBlob(f"{key} is encrypted, but {_KEYS_SETTING} is not set")
-            fh.seek(0)
             return fh
         with fh:
             data = fh.read()

@@ -455,13 +455,13 @@ def test_public_lists_show_released_photos_only(app, people):
     approve(app, refs[0], people["mod"])
     approve(app, refs[2], people["mod"])
     events = get(client, f"{API}/events")
-    assert events.headers["Cache-Control"] == "public, max-age=60"
+    assert events.headers["Cache-Control"] == "public, max-age=60, must-revalidate"
     [event] = events.get_json()["events"]
     assert event["slug"] == SLUG and event["photos"] == 2 and event["date"] == "2026-05-01"
     assert event["licence"] == "CC BY-NC 4.0"
 
     response = get(client, f"{API}/events/{SLUG}/photos")
-    assert response.headers["Cache-Control"] == "public, max-age=60"
+    assert response.headers["Cache-Control"] == "public, max-age=60, must-revalidate"
     photos = response.get_json()["photos"]
     assert [p["id"] for p in photos] == [refs[2], refs[0]]  # newest release first
     assert response.get_json()["next"] is None

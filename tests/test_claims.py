@@ -313,7 +313,8 @@ def _public_urls(app, ref: str) -> list[str]:
     with app.app_context():
         photo = db.session.scalars(select(Photo).where(Photo.ref == ref)).one()
         store = get_store()
-        return [f"/photos/{ref}", f"/photos/{ref}/download",
+        # /photos/<ref>/download leads (303) to the derivative's own download address.
+        return [f"/photos/{ref}", store.url_for(photo.derivative_key) + "/download",
                 store.url_for(photo.derivative_key), store.url_for(photo.thumb_key)]
 
 

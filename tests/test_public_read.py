@@ -22,6 +22,7 @@ from sqlalchemy import select, text, update
 from tests.web_client import login, make_event, make_user, post
 
 PAGE = 24  # GALLERY_PAGE_SIZE
+SHARED = "public, max-age=60, must-revalidate"
 T0 = datetime(2026, 5, 1, 18, 0, 0)
 _REF = re.compile(r'href="/photos/([0-9a-f]{16})"')
 _NEXT = re.compile(r'rel="next" href="([^"]+)"')
@@ -285,7 +286,7 @@ def test_anonymous_pages_are_shared_with_etag_and_304(app, client, world):
     for url in ["/", "/events/may-day", f"/photos/{refs[0]}", "/feed.atom"]:
         first = client.get(url)
         assert first.status_code == 200
-        assert first.headers["Cache-Control"] == "public, max-age=60", url
+        assert first.headers["Cache-Control"] == "public, max-age=60, must-revalidate", url
         assert "Cookie" in first.headers["Vary"]
         assert "Set-Cookie" not in first.headers, url  # nothing personal in a shared page
         assert b'name="csrf-token"' not in first.data
@@ -294,7 +295,7 @@ def test_anonymous_pages_are_shared_with_etag_and_304(app, client, world):
         again = client.get(url, headers={"If-None-Match": etag})
         assert again.status_code == 304 and again.data == b"", url
         assert again.headers["ETag"] == etag
-        assert again.headers["Cache-Control"] == "public, max-age=60"
+        assert again.headers["Cache-Control"] == "public, max-age=60, must-revalidate"
         other = client.get(url, headers={"If-None-Match": '"something-else"'})
         assert other.status_code == 200 and other.data == first.data
 
@@ -305,12 +306,18 @@ def test_anonymous_pages_are_shared_with_etag_and_304(app, client, world):
     changed = client.get("/events/may-day", headers={"If-None-Match": old})
     assert changed.status_code == 200 and changed.headers["ETag"] != old
 
-    # Files: public for an hour (their random names stop resolving when not public).
+    # Files: public as briefly as pages (any photo can still be taken down); the
+    # download's fixed address is never stored: it leads to the render's own address.
     html = client.get(f"/photos/{refs[0]}").get_data(as_text=True)
     media = client.get(_MEDIA.search(html).group(1))
-    assert media.status_code == 200 and "public" in media.headers["Cache-Control"]
+    assert media.status_code == 200
+    assert media.headers["Cache-Control"] == "public, max-age=60, must-revalidate"
     download = client.get(f"/photos/{refs[0]}/download")
-    assert download.status_code == 200 and "public" in download.headers["Cache-Control"]
+    assert download.status_code == 303 and download.headers["Cache-Control"] == "no-store"
+    assert download.headers["Location"].startswith(_MEDIA.search(html).group(1)[:7])
+    file = client.get(download.headers["Location"])
+    assert file.status_code == 200
+    assert file.headers["Cache-Control"] == "public, max-age=60, must-revalidate"
 
 
 def test_logged_in_pages_are_private_and_never_cached_for_others(app, client, world):
@@ -319,7 +326,7 @@ def test_logged_in_pages_are_private_and_never_cached_for_others(app, client, wo
     urls = ["/", "/events/may-day", f"/photos/{refs[0]}", "/feed.atom"]
     anonymous = app.test_client()
     for url in urls:  # anonymous first: the shared copies are in the process's cache
-        assert anonymous.get(url).headers["Cache-Control"] == "public, max-age=60"
+        assert anonymous.get(url).headers["Cache-Control"] == SHARED
 
     login(client, "mod@example.org")
     for url in urls:
@@ -343,7 +350,7 @@ def test_logged_in_pages_are_private_and_never_cached_for_others(app, client, wo
     assert "You are logged out." in after.get_data(as_text=True)
     assert after.headers["Cache-Control"] == "private, no-store"
     assert "You are logged out." not in app.test_client().get("/").get_data(as_text=True)
-    assert client.get("/").headers["Cache-Control"] == "public, max-age=60"
+    assert client.get("/").headers["Cache-Control"] == "public, max-age=60, must-revalidate"
 
 
 # --- (5) A photo that stops being public is gone at once ------------------------------------
@@ -504,7 +511,7 @@ def test_public_api_queries_etags_and_hiding(app, client, world):
 
     for url in urls:
         first_answer = client.get(url)
-        assert first_answer.headers["Cache-Control"] == "public, max-age=60"
+        assert first_answer.headers["Cache-Control"] == "public, max-age=60, must-revalidate"
         etag = first_answer.headers["ETag"]
         again = client.get(url, headers={"If-None-Match": etag})
         assert again.status_code == 304 and again.data == b"", url

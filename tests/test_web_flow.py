@@ -60,7 +60,7 @@ def test_upload_review_release(app, client, astronaut, tmp_path):
     media = re.search(r'src="(/media/[0-9a-f]{32}\.jpg)"', html).group(1)
     served = client.get(media)
     assert served.status_code == 200 and served.mimetype == "image/jpeg"
-    download = client.get(f"/photos/{body['id']}/download")
+    download = client.get(f"/photos/{body['id']}/download", follow_redirects=True)
     assert download.status_code == 200
     assert f"archive-{body['id']}.jpg" in download.headers["Content-Disposition"]
     out = tmp_path / "downloaded.jpg"

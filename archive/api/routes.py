@@ -28,7 +28,8 @@ MAX_LIMIT = 100
 _REF = re.compile(r"[0-9a-f]{16}")
 _LIMIT = re.compile(r"[0-9]{1,4}")
 
-PUBLIC_CACHE = "public, max-age=60"
+#: Public reads: kept briefly, then revalidated by ETag (any photo can still be taken down).
+PUBLIC_CACHE = "public, max-age=60, must-revalidate"
 PRIVATE_CACHE = "private, no-store"
 
 

@@ -3,9 +3,10 @@ cache of rendered pages that can never serve a photo that stopped being public.
 
 Who may share a page: the gallery's pages are the same for every visitor who is not
 logged in and has no message waiting (a flash). Those get ``Cache-Control: public,
-max-age=60``, a strong ETag (answered with 304 on a matching ``If-None-Match``) and
-``Vary: Cookie``, and the page carries no session token. A logged-in user's view shows
-their name and menu: it is rendered afresh and sent ``private, no-store``.
+max-age=60, must-revalidate``, a strong ETag (answered with 304 on a matching
+``If-None-Match``) and ``Vary: Cookie``, and the page carries no session token. A
+logged-in user's view shows their name and menu: it is rendered afresh and sent
+``private, no-store``.
 
 The in-process cache keeps each shared page's bytes per URL (only the arguments the
 view reads), tagged with the *public generation*: a counter in ``public_state`` (one
@@ -37,9 +38,11 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from ..extensions import db
 from ..models import Claim, Event, Photo, PhotoState, PublicState, User
 
-#: Seconds a shared cache (and this process) may keep a public page.
+#: Seconds a shared cache (and this process) may keep a public page or file. Short,
+#: because any public photo can still be taken down; then revalidated (ETag), never
+#: served stale. The CDN purge hook (``archive.cdn_purge``) makes it shorter still.
 PAGE_MAX_AGE = 60
-SHARED = f"public, max-age={PAGE_MAX_AGE}"
+SHARED = f"public, max-age={PAGE_MAX_AGE}, must-revalidate"
 PRIVATE = "private, no-store"
 #: Pages kept per process (about 10 kB each).
 MAX_ENTRIES = 2000

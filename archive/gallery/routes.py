@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import abort, current_app, render_template, request, send_file, url_for
+from flask import abort, current_app, redirect, render_template, request, send_file, url_for
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -9,11 +9,14 @@ from ..extensions import db
 from ..models import Event, Photo, PhotoState
 from ..photos import get_store
 from . import bp
-from .cache import public_page
+from .cache import PAGE_MAX_AGE, SHARED, public_page
 
-#: Released files never change (a re-render gets a new name), so caches may keep them;
-#: once the photo is not public, the name answers 404 (pages: see ``cache.PAGE_MAX_AGE``).
-PUBLIC_FILE_CACHE = "public, max-age=3600"
+#: A file's name is random and new on every render, so its bytes never change; but any
+#: public photo can still be taken down, and then every name of it answers 404. So
+#: caches keep files as briefly as pages (and the CDN purge hook tells them at once).
+PUBLIC_FILE_CACHE = SHARED
+#: An address whose target changes (the photo's download): every visit asks here.
+NO_STORE = "no-store"
 
 
 def _released() -> object:
@@ -84,25 +87,49 @@ def photo(ref: str):
 
 @bp.route("/photos/<ref>/download")
 def download(ref: str):
+    """The photo's address stays the same across re-renders, so it holds no file: it
+    sends the visitor on to the current render's own address, and is never stored."""
     p = public_photo_or_404(ref)
-    response = send_file(get_store().path_for(p.derivative_key), mimetype="image/jpeg",
-                         as_attachment=True, download_name=f"archive-{p.ref}.jpg",
-                         max_age=3600)
-    response.headers["Cache-Control"] = PUBLIC_FILE_CACHE
+    response = redirect(url_for("gallery.media_download", name=_name(p.derivative_key)), 303)
+    response.headers["Cache-Control"] = NO_STORE
     return response
+
+
+def _name(key: str) -> str:
+    return key.removeprefix("public/")
+
+
+def _public_file_or_404(key: str, *columns) -> Photo:
+    """The photo one of whose ``columns`` is ``key``, while it is public (the name alone
+    is not enough)."""
+    p = db.session.scalars(
+        select(Photo).where(or_(*(c == key for c in columns)), _released())
+        .options(selectinload(Photo.claims))).first()
+    if p is None or not release.is_public(p):
+        abort(404)
+    return p
 
 
 @bp.route("/media/<name>")
 def media(name: str):
-    """A public file, served only while its photo is public (the name alone is not enough)."""
+    """A public file, served only while its photo is public."""
     key = f"public/{name}"
-    p = db.session.scalars(
-        select(Photo).where(or_(Photo.derivative_key == key, Photo.thumb_key == key),
-                            _released())
-        .options(selectinload(Photo.claims))).first()
-    if p is None or not release.is_public(p):
-        abort(404)
-    response = send_file(get_store().path_for(key), mimetype="image/jpeg", max_age=3600)
+    _public_file_or_404(key, Photo.derivative_key, Photo.thumb_key)
+    response = send_file(get_store().path_for(key), mimetype="image/jpeg",
+                         max_age=PAGE_MAX_AGE)
+    response.headers["Cache-Control"] = PUBLIC_FILE_CACHE
+    return response
+
+
+@bp.route("/media/<name>/download")
+def media_download(name: str):
+    """A derivative as a download (``/photos/<ref>/download`` leads here): its address
+    names this render, so no cache can answer it with an older one."""
+    key = f"public/{name}"
+    p = _public_file_or_404(key, Photo.derivative_key)
+    response = send_file(get_store().path_for(key), mimetype="image/jpeg",
+                         as_attachment=True, download_name=f"archive-{p.ref}.jpg",
+                         max_age=PAGE_MAX_AGE)
     response.headers["Cache-Control"] = PUBLIC_FILE_CACHE
     return response
 
