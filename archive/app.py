@@ -244,8 +244,10 @@ def create_app(config: Any = None) -> Flask:
             response.headers.setdefault(
                 "Strict-Transport-Security", f"max-age={hsts_age}"
                 + ("; includeSubDomains" if app.config["HSTS_INCLUDE_SUBDOMAINS"] else ""))
-        if "Cache-Control" not in response.headers:
-            # Pages can show private things to a logged-in user: no shared caching.
+        if not response.cache_control.public and request.endpoint != "static":
+            # Only what a view marks public may be kept by anyone: pages show private
+            # things to a logged-in user, and send_file's own "no-cache" (a photo not
+            # yet public, in the studio) still lets a shared cache store it.
             response.headers["Cache-Control"] = "private, no-store"
         elif response.cache_control.public and session.modified:
             # The session cookie is about to be set: a shared cache must never keep it.

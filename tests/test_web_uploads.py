@@ -489,7 +489,12 @@ def test_delete_leaves_nothing_under_uploads(app, ana, face_jpeg, good_jpeg):
     preview = f"/studio/photos/{body['id']}/preview.jpg"
     media = [f"/media/{row[k].removeprefix('public/')}"
              for k in ("derivative_key", "thumb_key")]
-    assert ana.get(preview).status_code == 200
+    seen = ana.get(preview)
+    assert seen.status_code == 200
+    # Found in the attacker review: sent "no-cache, max-age=0" (send_file's own), which
+    # lets a shared cache store a photo that is not public.
+    assert {"private", "no-store"} <= {d.strip() for d in
+                                       seen.headers["Cache-Control"].split(",")}, seen.headers
     moderator = app.test_client()
     login(moderator, "mod@example.org")
     for kind in ("master", "derivative"):
