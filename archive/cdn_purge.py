@@ -202,16 +202,8 @@ def _after_flush(session: Session, _context) -> None:
     if _current() is None:
         return
     noted = _noted(session)
-    for obj in session.deleted:
-        if isinstance(obj, Photo):
-            _note_photo(noted, obj)
-        elif isinstance(obj, Claim):
-            noted.claim_photo_ids.update(_old_and_new(obj, "photo_id"))
-        elif isinstance(obj, Event):
-            noted.slugs.update(_old_and_new(obj, "slug"))
-    for obj in session.dirty:
-        if not session.is_modified(obj):
-            continue
+    changed = [*session.deleted, *(o for o in session.dirty if session.is_modified(o))]
+    for obj in changed:
         if isinstance(obj, Photo):
             _note_photo(noted, obj)
         elif isinstance(obj, Claim):

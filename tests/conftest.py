@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -265,6 +267,18 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 
 # --- Real worker processes on both setups (the integration tests) --------------------
+
+
+def stop_group(proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Stop a process started in a session of its own, and everything it started:
+    SIGTERM to its group, then SIGKILL if it has not ended after ``timeout`` s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 BIN = Path(sys.executable).parent
 REDIS_URL = os.environ.get("ARCHIVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -17,7 +17,6 @@ contacts.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import io
@@ -25,7 +24,6 @@ import logging
 import os
 import re
 import secrets
-import signal
 import socket
 import socketserver
 import subprocess
@@ -46,6 +44,7 @@ from tests.conftest import (
     pg_url_for_schema,
     record_setup,
     reset_pg_schema,
+    stop_group,
 )
 
 CLIENT = "203.0.113.77"  # an attendee (TEST-NET-3: never a real client)
@@ -291,13 +290,7 @@ def _wait(condition, timeout: float, what: str, procs: list[subprocess.Popen]) -
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    stop_group(proc, timeout=60)
 
 
 @pytest.mark.integration

@@ -13,7 +13,6 @@ import contextlib
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import threading
@@ -35,6 +34,7 @@ from tests.conftest import (
     pg_url_for_schema,
     redis_available,
     reset_pg_schema,
+    stop_group,
 )
 from tests.test_access import EMAILS, build_world
 from tests.web_client import PASSWORD, make_user
@@ -61,13 +61,7 @@ def free_port() -> int:
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    stop_group(proc, timeout=30)
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "redis"])
