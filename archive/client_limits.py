@@ -34,9 +34,14 @@ def hit_claim_limit() -> bool:
     return _hit("CLAIM_RATE_LIMIT", "claims", hashed_remote_address())
 
 
-def hit_login_account_limit(email: str) -> bool:
+def hit_login_account_limit(email: str, device: str | None = None) -> bool:
     """Count one login try for the account ``email`` names, whether or not it exists
     (so the limit tells nothing about who has an account); True if it went over
-    ``LOGIN_ACCOUNT_RATE_LIMIT``. Checked before any password hash is computed."""
+    ``LOGIN_ACCOUNT_RATE_LIMIT``. Checked before any password hash is computed. A
+    ``device`` (a browser that logged in to the account before, ``auth.devices``) is
+    counted on its own, so that nobody else's failures lock it out."""
+    if device is not None:
+        return _hit("LOGIN_ACCOUNT_RATE_LIMIT", "login-device",
+                    keyed_hash("device", f"{device}:{normalise_email(email)}"))
     return _hit("LOGIN_ACCOUNT_RATE_LIMIT", "login-account",
                 keyed_hash("account", normalise_email(email)))

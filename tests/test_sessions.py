@@ -246,3 +246,39 @@ def test_finding_7_per_account_limit_counts_unknown_addresses_too(tmp_path, data
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_review_a_stranger_cannot_lock_a_moderator_out(tmp_path, database_url):
+    """Found in the second review: ten wrong tries for a moderator's email, from
+    anywhere, answered the moderator's own correct login with 429, for as long as the
+    stranger kept trying (and a takedown waited). A browser that logged in to the
+    account before now has tries of its own; any other still shares the account's."""
+    from archive.extensions import db, limiter
+    from tests.web_client import make_user
+
+    was_enabled = limiter.enabled
+    app = make_app(tmp_path, database_url, RATELIMIT_ENABLED=True,
+                   LOGIN_RATE_LIMIT="1000 per minute", LOGIN_ACCOUNT_RATE_LIMIT="4 per hour",
+                   RATELIMIT_KEY_PREFIX=f"t{time.monotonic_ns()}")
+    with app.app_context():
+        db.create_all()
+        make_user("mod@example.org", role="moderator")
+    own, stranger, new = app.test_client(), app.test_client(), app.test_client()
+    right = {"email": "mod@example.org", "password": PASSWORD}
+    try:
+        assert post(own, "/login", right).status_code == 302
+        assert post(own, "/logout").status_code == 302
+        codes = [post(stranger, "/login", {"email": "Mod@Example.org", "password": "x"})
+                 .status_code for _ in range(5)]
+        assert codes == [200] * 3 + [429] * 2  # the first login counted as one of four
+        assert post(new, "/login", right).status_code == 429  # the account is protected
+        assert post(own, "/login", right).status_code == 302  # and its own browser not out
+        forged = app.test_client()
+        forged.set_cookie("archive_device", "eyJhIjoiMSJ9.forged", path="/login")
+        assert post(forged, "/login", right).status_code == 429
+    finally:
+        limiter.enabled = was_enabled
+        limiter.limiter.storage.dispose()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

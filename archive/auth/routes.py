@@ -9,6 +9,7 @@ from .. import accounts, api_tokens
 from ..client_limits import hit_login_account_limit
 from ..extensions import limiter
 from . import bp
+from .devices import device_for, remember_device
 from .forms import AcceptInvitationForm, ApiTokenForm, ChangePasswordForm, LoginForm
 from .sessions import end_browser_session, start_browser_session
 
@@ -41,7 +42,7 @@ def login():
     if form.validate_on_submit():
         # Before any hash, and counted for every address: a 429 here takes the same
         # time and says the same whether or not the account exists.
-        if hit_login_account_limit(form.email.data):
+        if hit_login_account_limit(form.email.data, device_for(form.email.data)):
             flash("Too many login attempts with this email address. Please wait a few "
                   "minutes and try again.", "error")
             return render_template("auth/login.html", form=form), 429
@@ -51,7 +52,9 @@ def login():
             flash("Wrong email or password, or the account is disabled.", "error")
         else:
             start_browser_session(user)
-            return redirect(_safe_next(request.args.get("next")) or _home_for(user))
+            response = redirect(_safe_next(request.args.get("next")) or _home_for(user))
+            remember_device(response, form.email.data)
+            return response
     return render_template("auth/login.html", form=form)
 
 
