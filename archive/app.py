@@ -38,6 +38,7 @@ from . import (  # noqa: F401
     erasure,
     file_modes,
     log_privacy,
+    notify,
     queue,
     rate_counters,
 )
@@ -160,6 +161,8 @@ def create_app(config: Any = None) -> Flask:
         imaging_settings(app.config)
         BlobCipher.from_setting(app.config.get("MASTER_KEYS"))  # a malformed key, too
         cdn_purge.settings_of(app.config)  # and purge settings that cannot work
+        if app.config.get("MAIL_SERVER"):
+            notify.mail_server(app.config)  # and an ARCHIVE_MAIL_TLS it does not know
     except ValueError as err:
         raise RuntimeError(f"configuration: {err}") from None
     file_modes.private_dir(app.instance_path)

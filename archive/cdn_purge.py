@@ -319,12 +319,23 @@ def _request(settings: Settings, url: str) -> urllib.request.Request:
                                   headers=dict(settings.headers))
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A purge endpoint's redirect is a failure, never followed: urllib would send the
+    CDN's key (the headers) to wherever it points, and turn a POST into a GET that
+    purges nothing, with no word in the log."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
+        return None  # urllib then raises HTTPError with the 3xx code
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def _send_all(settings: Settings, urls: list[str]) -> None:
     failed: list[str] = []
     for url in urls:
         try:
-            with urllib.request.urlopen(_request(settings, url),  # noqa: S310 - http(s) only
-                                        timeout=settings.timeout) as response:
+            with _OPENER.open(_request(settings, url), timeout=settings.timeout) as response:
                 response.read()
         except urllib.error.HTTPError as err:
             # A cache answers 404 (or 412) for a URL it did not hold: nothing to drop.

@@ -21,6 +21,7 @@ Views call these functions; the tests call them directly.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -46,7 +47,10 @@ from .models import (
     User,
     utcnow,
 )
+from .notify import notify_claim_closed
 from .rendering import enqueue_render, request_render
+
+log = logging.getLogger(__name__)
 
 #: Claims that make a photo more private: never refused, only limited by hiding.
 PRIVACY_INCREASING = (ClaimKind.BLUR_ME, ClaimKind.MISSED_FACE, ClaimKind.REMOVE_PHOTO,
@@ -318,11 +322,14 @@ def _close(claim: Claim, status: str, moderator: User | None, reason: str | None
 
 
 def _erase_contact_after(claim: Claim) -> None:
-    """Send the one notification (if asked for), then forget the contact."""
+    """Send the one notification (if asked for), then forget the contact. Nothing about
+    the notification may stop the decision that closes the claim."""
     if claim.contact:
-        from .notify import notify_claim_closed
-
-        notify_claim_closed(claim)
+        try:
+            notify_claim_closed(claim)
+        except Exception:  # noqa: BLE001 - a mail setting or message gone wrong
+            log.exception("the notification of a closed claim could not be prepared; "
+                          "its contact is erased unsent")
         claim.contact = None
 
 

@@ -5,7 +5,8 @@ write-ahead logging the old version of every changed page also sits in ``archive
 until a checkpoint copies the log back and a later write reuses it: a claimant's erased
 contact or text, or a deleted row, stayed readable there for an unknown time. So after
 a commit that erased such a value (seen in the flush: a claim's ``contact``, ``details``
-or ``note`` set from something to nothing, or a row of claims, photos or users deleted),
+or ``note``, or a purged photo's keyed hash of its file, set from something to nothing,
+or a row of claims, photos or users deleted),
 the log is checkpointed and truncated to nothing. If a reader holds it back, the
 worker's recovery truncates it within a minute (:func:`truncate_journal`).
 
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 _ERASED = "erased_values"
 #: Fields whose old values must not outlive their erasure.
-_WATCHED = {Claim: ("contact", "details", "note")}
+_WATCHED = {Claim: ("contact", "details", "note"), Photo: ("source_digest",)}
 #: How long a checkpoint after a commit waits for readers (ms); the periodic one retries.
 _WAIT_MS = 2000
 

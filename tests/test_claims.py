@@ -1067,8 +1067,9 @@ def test_review_a_purged_photo_keeps_no_keyed_hash_of_its_file(app, world):
 def test_review_an_erased_contact_leaves_the_sqlite_journal_too(app, world, database_url):
     """Found in the attacker review: a withdrawn claim's contact was NULL in the table
     but still in ``archive.db-wal`` (secure_delete clears only the database file), even
-    after a passive checkpoint."""
+    after a passive checkpoint. (The second review: a purged photo's file hash too.)"""
     from archive import claims
+    from archive.extensions import db
 
     if not database_url.startswith("sqlite"):
         pytest.skip("PostgreSQL's write-ahead log is the server's, out of the archive's reach")
@@ -1084,9 +1085,15 @@ def test_review_an_erased_contact_leaves_the_sqlite_journal_too(app, world, data
         assert canary.encode() in wal.read_bytes()  # the check below can fail
         claims.withdraw(receipt.claim)
         assert receipt.claim.contact is None and receipt.claim.details is None
+        # A purge forgets the keyed hash of the photo's file, in the journal too.
+        digest = "c0ffee" * 10 + "abcd"
+        photo.source_digest = digest
+        db.session.commit()
+        claims.purge(photo, mod(), "asked to")
     for path in db_file.parent.glob(db_file.name + "*"):
         assert canary.encode() not in path.read_bytes(), path.name
         assert b"I am Ivan" not in path.read_bytes(), path.name
+        assert digest.encode() not in path.read_bytes(), path.name
 
 
 def test_review_a_notification_never_crosses_a_network_in_clear(app, world, caplog):
@@ -1112,3 +1119,28 @@ def test_review_a_notification_never_crosses_a_network_in_clear(app, world, capl
             assert receipt.claim.contact is None
         assert not sink.wait_for(1, timeout=1) and sink.messages == []
         assert "could not send" in caplog.text and "ana@example.org" not in caplog.text
+
+
+def test_review_a_mail_setting_gone_wrong_stops_the_start_not_a_decision(app, world,
+                                                                       tmp_path, monkeypatch):
+    """Found in the second review: ``ARCHIVE_MAIL_TLS=yes`` was read only when a mail was
+    written, inside the decision's transaction: confirming a takedown failed with a
+    500, the photo stayed hidden and the contact stayed."""
+    from archive import claims
+    from tests.conftest import make_app
+
+    with pytest.raises(RuntimeError, match="ARCHIVE_MAIL_TLS must be"):
+        make_app(tmp_path / "other", f"sqlite:///{tmp_path / 'other.db'}",
+                 MAIL_SERVER="smtp.example.org", MAIL_TLS="yes")
+
+    def broken(_claim):
+        raise ValueError("a mail setting gone wrong")
+
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=SmtpSink.free_port())
+    with app.app_context():
+        photo = make_photo("released", world["jpeg"])
+        takedown = claims.make_claim(photo, "takedown", reason_code="me")
+        claims.set_contact(takedown.claim, "me@example.org")
+        monkeypatch.setattr(claims, "notify_claim_closed", broken)
+        claims.confirm_removal(takedown.claim, mod(), "Removed.")
+        assert photo.state == "purged" and takedown.claim.contact is None

@@ -558,3 +558,38 @@ def test_finding_4_the_workers_rerender_purges_the_old_file_addresses(
         with queued.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_review_a_purge_endpoint_that_redirects_gets_no_key_and_is_a_failure(recorder,
+                                                                            caplog):
+    """Found in the second review: urllib followed a purge endpoint's 302, sending the
+    CDN's key to the host it named, as a GET (a POST purge quietly did nothing)."""
+    from archive import cdn_purge
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", recorder.url + "/collect")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_PURGE = do_POST
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        settings = cdn_purge.Settings(
+            template=f"http://127.0.0.1:{httpd.server_port}/purge?u={{url_quoted}}",
+            method="POST", headers=(("Authorization", PURGE_SECRET),), timeout=5,
+            public_url=PUBLIC)
+        with caplog.at_level("WARNING"):
+            cdn_purge._send_all(settings, [f"{PUBLIC}/photos/abc"])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert recorder.requests == []  # nothing, and no key, went where the 302 pointed
+    assert "not purged" in caplog.text and "HTTP 302" in caplog.text
+    assert "purge-secret" not in caplog.text
