@@ -401,3 +401,63 @@ def test_finding_8_a_start_warns_about_private_files_others_can_read(tmp_path, c
     assert "(0644)" in warning and "chmod -R go-rwx" in warning, warning
     # Warned, not changed: the operator decides (a backup user may be meant to read).
     assert stat.S_IMODE(old.stat().st_mode) == 0o644
+
+
+def _padded_jpeg(filler: int) -> bytes:
+    """A whole 8x8 JPEG with ``filler`` zero bytes before its quantisation table: Pillow
+    (and the decoder) skip them a byte at a time."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (90, 120, 150)).save(out, "JPEG")
+    data = out.getvalue()
+    dqt = data.index(b"\xff\xdb")
+    return data[:dqt] + b"\x00" * filler + data[dqt:]
+
+
+def _png_in_tiny_chunks(chunks: int) -> bytes:
+    """A whole PNG whose image data is split into ``chunks`` IDAT chunks of 1 byte."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (90, 120, 150)).save(out, "PNG")
+    data = out.getvalue()
+    start = data.index(b"IDAT") - 4
+    (length,) = struct.unpack(">I", data[start:start + 4])
+    body = data[start + 8:start + 8 + length]
+    body = body + b"\x00" * max(0, chunks - len(body))  # zero bytes after the stream
+    pieces = b"".join(struct.pack(">I", 1) + b"IDAT" + body[i:i + 1]
+                      + struct.pack(">I", zlib.crc32(b"IDAT" + body[i:i + 1]))
+                      for i in range(len(body)))
+    return data[:start] + pieces + data[start + 12 + length:]
+
+
+def test_review_a_header_built_to_be_slow_is_refused_at_once(app):
+    """Found in the second review: a JPEG with 59 MB of filler before a marker passed the
+    header check after 4.9 s of the web process's CPU (Pillow's own walk and ours read
+    it a byte at a time); a PNG of millions of tiny chunks cost 1.1 s."""
+    from archive.imaging.reading import ImageRejected, check_header
+    from archive.imaging.settings import ImagingSettings
+
+    settings = ImagingSettings()
+    damaged = {"JPEG": "The JPEG image data is damaged and cannot be decoded.",
+               "PNG": "The PNG image data is damaged and cannot be decoded."}
+    for fmt, payload in (("JPEG", _padded_jpeg(20 * 1024 * 1024)),
+                         ("PNG", _png_in_tiny_chunks(150_000))):
+        started = time.process_time()
+        with pytest.raises(ImageRejected) as refused:
+            check_header(io.BytesIO(payload), settings)
+        assert str(refused.value) == damaged[fmt]
+        assert time.process_time() - started < 1.0, fmt  # before: seconds
+    # A real camera's few bytes of filler, and a few hundred chunks, still pass.
+    assert check_header(io.BytesIO(_padded_jpeg(16)), settings) == "JPEG"
+    assert check_header(io.BytesIO(_png_in_tiny_chunks(300)), settings) == "PNG"
+    with app.app_context():
+        make_event("May Day", members=[make_user("ana@example.org")])
+    web = app.test_client()
+    login(web, "ana@example.org")
+    answer = upload(web, "may-day", _padded_jpeg(2 * 1024 * 1024))
+    assert (answer.status_code, answer.get_json()["error"]) == (400, damaged["JPEG"])

@@ -213,6 +213,9 @@ def check_header(fp: BinaryIO, settings: ImagingSettings) -> str:
     fp.seek(0)
     try:
         with _refusals(fmt, settings):
+            if kind == "jpeg":
+                completeness.jpeg_scan_start(fp)  # a header past reason, before Pillow's walk
+                fp.seek(0)
             im = Image.open(fp, formats=[fmt])
             _check_pixels(im.size, settings)
             if kind == "jpeg":
