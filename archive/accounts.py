@@ -8,12 +8,12 @@ import secrets
 from datetime import timedelta
 from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit
 from .extensions import db
-from .models import PASSWORD_METHOD, Invitation, Role, User, utcnow
+from .models import PASSWORD_METHOD, ApiToken, Invitation, Role, User, utcnow
 
 
 def token_hash(token: str) -> str:
@@ -76,14 +76,20 @@ def log_out_everywhere(user: User) -> None:
     db.session.commit()
 
 
-def change_password(user: User, password: str) -> None:
+def change_password(user: User, password: str) -> int:
     """A new password ends every session of the account (the caller logs its own
-    browser in again)."""
+    browser in again) and revokes its API tokens: one made with a stolen session would
+    otherwise outlive it. Returns how many tokens were revoked."""
     user.set_password(password)
     user.must_change_password = False
     end_sessions(user)
-    audit.record(user, "user.password", "user", user.id)
+    revoked = db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())).rowcount
+    audit.record(user, "user.password", "user", user.id,
+                 f"{revoked} API token(s) revoked" if revoked else None)
     db.session.commit()
+    return revoked
 
 
 def create_invitation(admin: User, role: str, days: int, label: str | None = None

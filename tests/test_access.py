@@ -399,7 +399,7 @@ ACCESS_TABLE: list[Case] = [
                          "confirm": "another long password"}),
     Case("auth.tokens", "GET", lambda w: "/account/tokens", ANY_ACCOUNT),
     Case("auth.tokens", "POST", lambda w: "/account/tokens", ANY_ACCOUNT,
-         data=lambda w: {"label": "walk"}, note="makes a token, shown once"),
+         data=lambda w: {"label": "walk", "password": PASSWORD}, note="makes a token, shown once"),
     Case("auth.revoke_token", "POST",
          lambda w: f"/account/tokens/{w.new_token('photographer_a')}/revoke", OWNER_A_MOVED,
          note="a throwaway token of A: another's token does not exist"),
@@ -921,7 +921,7 @@ CSRF_ATTEMPTS: dict[str, Callable[[World], tuple[str, dict]]] = {
     "admin.add_member": lambda w: (f"/admin/events/{w.new_event()[0]}/members",
                                    {"user_id": str(w.new_user())}),
     "admin.remove_member": lambda w: (w.removal_url(), {}),
-    "auth.tokens": lambda w: ("/account/tokens", {"label": "csrf"}),
+    "auth.tokens": lambda w: ("/account/tokens", {"label": "csrf", "password": PASSWORD}),
     "auth.revoke_token": lambda w: (f"/account/tokens/{w.new_token('admin')}/revoke", {}),
     "api.upload": lambda w: (
         f"/api/v1/events/{w.new_event(w.users['admin'])[1]}/photos",

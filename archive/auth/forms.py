@@ -43,4 +43,6 @@ class ApiTokenForm(FlaskForm):
     label = StringField(
         "Name of the new token", validators=[DataRequired(), Length(max=80)],
         description="What will use it, e.g. \u201cupload script on my laptop\u201d.")
+    password = PasswordField("Your password", validators=[DataRequired()],
+                             description="Asked again: a token works until you revoke it.")
     submit = SubmitField("Create token")

@@ -101,10 +101,12 @@ def change_password():
             flash("The current password is wrong.", "error")
         else:
             user = current_user._get_current_object()
-            accounts.change_password(user, form.password.data)
+            revoked = accounts.change_password(user, form.password.data)
             start_browser_session(user)  # this browser stays in, under the new version
             flash("Your password is changed. Every other browser or device logged in to "
-                  "your account is logged out.", "info")
+                  "your account is logged out."
+                  + (f" Your {revoked} API token(s) are revoked: make new ones for your "
+                     "scripts." if revoked else ""), "info")
             return redirect(_home_for(user))
     return render_template("auth/password.html", form=form)
 
@@ -116,6 +118,16 @@ def tokens():
     form = ApiTokenForm()
     new_token = None
     if form.validate_on_submit():
+        # Your password again: a token outlives a logout, so a stolen session alone
+        # must not be able to make one.
+        email = current_user.email
+        if hit_login_account_limit(email, device_for(email)) \
+                or not accounts.authenticate(email, form.password.data):
+            # Counted as login tries: a stolen session cannot guess the password here.
+            flash("The password is wrong, or was tried too often: no token was made.",
+                  "error")
+            return render_template("auth/tokens.html", form=form, new_token=None,
+                                   tokens=api_tokens.tokens_of(current_user))
         try:
             _, new_token = api_tokens.create_token(current_user, form.label.data)
         except ValueError as err:
