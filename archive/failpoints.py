@@ -34,6 +34,8 @@ POINTS = (
 
 
 def reached(name: str) -> None:
-    """Kill the worker here if the environment names this point."""
-    if os.environ.get(ENV) == name:
+    """Kill the worker here if the environment names this point, and the worker runs in
+    a session of its own (so that a setting left behind can never take down the group
+    of a shell, or of ``protest-archive start`` with its web server)."""
+    if os.environ.get(ENV) == name and os.getsid(0) == os.getpgid(0):
         os.killpg(os.getpgid(0), signal.SIGKILL)
