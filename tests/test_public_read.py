@@ -313,7 +313,7 @@ def test_anonymous_pages_are_shared_with_etag_and_304(app, client, world):
     assert media.status_code == 200
     assert media.headers["Cache-Control"] == "public, max-age=60, must-revalidate"
     download = client.get(f"/photos/{refs[0]}/download")
-    assert download.status_code == 303 and download.headers["Cache-Control"] == "no-store"
+    assert download.status_code == 303 and "no-store" in download.headers["Cache-Control"]
     assert download.headers["Location"].startswith(_MEDIA.search(html).group(1)[:7])
     file = client.get(download.headers["Location"])
     assert file.status_code == 200
