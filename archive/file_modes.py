@@ -15,6 +15,7 @@ others, and the start-up warns about it (see :func:`warning_for`), naming the fi
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
 from pathlib import Path
@@ -75,13 +76,20 @@ def sqlite_path(url: str) -> Path | None:
     return Path(raw) if raw and raw != ":memory:" else None
 
 
+#: Entries of a folder looked at by the start-up check.
+SAMPLED = 1000
+
+
 def wider_than_private(paths: list[Path]) -> list[tuple[Path, int]]:
-    """Those of ``paths`` (folders: also what lies directly in them) that anyone but
-    the owner may read, write or enter, with their modes."""
+    """Those of ``paths`` (folders: also what lies directly in them, the first
+    :data:`SAMPLED` of it) that anyone but the owner may read, write or enter, with
+    their modes. Every process runs this at start: a sample of a folder of masters is
+    enough to warn, where listing 100,000 of them would slow every start."""
     found = []
     for path in paths:
         try:
-            entries = [path, *path.iterdir()] if path.is_dir() else [path]
+            entries = ([path, *itertools.islice(path.iterdir(), SAMPLED)] if path.is_dir()
+                       else [path])
         except OSError:
             continue
         for entry in entries:

@@ -210,51 +210,11 @@ def test_finding_6_unknown_and_disabled_addresses_cost_the_same(app):
         assert 0.7 <= ratio <= 1.3, (name, medians)
 
 
-def test_finding_7_per_account_limit_counts_unknown_addresses_too(tmp_path, database_url):
-    """Per-account: the same number of tries for a real and an unknown address, then 429
-    with a clear message; another address is not affected. (Through the test client on
-    the database storage; ``test_shared_limits.py`` does it across processes.)"""
+@pytest.fixture
+def limited_app(tmp_path, database_url):
+    """An app with rate limits on (4 login tries per account an hour, on the database
+    storage), restoring the limiter, one object shared by every app, afterwards."""
     from archive.extensions import db, limiter
-    from tests.web_client import make_user
-
-    was_enabled = limiter.enabled  # the limiter is one object shared by every app
-    app = make_app(tmp_path, database_url, RATELIMIT_ENABLED=True,
-                   LOGIN_RATE_LIMIT="1000 per minute", LOGIN_ACCOUNT_RATE_LIMIT="4 per hour",
-                   RATELIMIT_KEY_PREFIX=f"t{time.monotonic_ns()}")
-    with app.app_context():
-        db.create_all()
-        make_user("real@example.org")
-    client = app.test_client()
-    try:
-        for email in ("real@example.org", "nobody@example.org"):
-            codes = [post(client, "/login", {"email": email.upper(), "password": "nope"})
-                     .status_code for _ in range(6)]
-            assert codes == [200] * 4 + [429] * 2, (email, codes)
-        over = post(client, "/login", {"email": "real@example.org", "password": PASSWORD})
-        assert over.status_code == 429
-        assert "this email address" in over.get_data(as_text=True)
-        assert post(client, "/login", {"email": "other@example.org", "password": "x"}
-                    ).status_code == 200
-        with app.app_context():
-            from sqlalchemy import text
-
-            keys = [k for (k,) in db.session.execute(text("select key from rate_counters"))]
-        assert keys and not any("example" in k or "127.0.0.1" in k for k in keys), keys
-    finally:
-        limiter.enabled = was_enabled
-        limiter.limiter.storage.dispose()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
-def test_review_a_stranger_cannot_lock_a_moderator_out(tmp_path, database_url):
-    """Found in the second review: ten wrong tries for a moderator's email, from
-    anywhere, answered the moderator's own correct login with 429, for as long as the
-    stranger kept trying (and a takedown waited). A browser that logged in to the
-    account before now has tries of its own; any other still shares the account's."""
-    from archive.extensions import db, limiter
-    from tests.web_client import make_user
 
     was_enabled = limiter.enabled
     app = make_app(tmp_path, database_url, RATELIMIT_ENABLED=True,
@@ -262,23 +222,60 @@ def test_review_a_stranger_cannot_lock_a_moderator_out(tmp_path, database_url):
                    RATELIMIT_KEY_PREFIX=f"t{time.monotonic_ns()}")
     with app.app_context():
         db.create_all()
+    yield app
+    limiter.enabled = was_enabled
+    limiter.limiter.storage.dispose()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_finding_7_per_account_limit_counts_unknown_addresses_too(limited_app):
+    """Per-account: the same number of tries for a real and an unknown address, then 429
+    with a clear message; another address is not affected. (Through the test client on
+    the database storage; ``test_shared_limits.py`` does it across processes.)"""
+    from sqlalchemy import text
+
+    from archive.extensions import db
+    from tests.web_client import make_user
+
+    app = limited_app
+    with app.app_context():
+        make_user("real@example.org")
+    client = app.test_client()
+    for email in ("real@example.org", "nobody@example.org"):
+        codes = [post(client, "/login", {"email": email.upper(), "password": "nope"})
+                 .status_code for _ in range(6)]
+        assert codes == [200] * 4 + [429] * 2, (email, codes)
+    over = post(client, "/login", {"email": "real@example.org", "password": PASSWORD})
+    assert over.status_code == 429
+    assert "this email address" in over.get_data(as_text=True)
+    assert post(client, "/login", {"email": "other@example.org", "password": "x"}
+                ).status_code == 200
+    with app.app_context():
+        keys = [k for (k,) in db.session.execute(text("select key from rate_counters"))]
+    assert keys and not any("example" in k or "127.0.0.1" in k for k in keys), keys
+
+
+def test_review_a_stranger_cannot_lock_a_moderator_out(limited_app):
+    """Found in the second review: ten wrong tries for a moderator's email, from
+    anywhere, answered the moderator's own correct login with 429, for as long as the
+    stranger kept trying (and a takedown waited). A browser that logged in to the
+    account before now has tries of its own; any other still shares the account's."""
+    from tests.web_client import make_user
+
+    app = limited_app
+    with app.app_context():
         make_user("mod@example.org", role="moderator")
     own, stranger, new = app.test_client(), app.test_client(), app.test_client()
     right = {"email": "mod@example.org", "password": PASSWORD}
-    try:
-        assert post(own, "/login", right).status_code == 302
-        assert post(own, "/logout").status_code == 302
-        codes = [post(stranger, "/login", {"email": "Mod@Example.org", "password": "x"})
-                 .status_code for _ in range(5)]
-        assert codes == [200] * 3 + [429] * 2  # the first login counted as one of four
-        assert post(new, "/login", right).status_code == 429  # the account is protected
-        assert post(own, "/login", right).status_code == 302  # and its own browser not out
-        forged = app.test_client()
-        forged.set_cookie("archive_device", "eyJhIjoiMSJ9.forged", path="/login")
-        assert post(forged, "/login", right).status_code == 429
-    finally:
-        limiter.enabled = was_enabled
-        limiter.limiter.storage.dispose()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    assert post(own, "/login", right).status_code == 302
+    assert post(own, "/logout").status_code == 302
+    codes = [post(stranger, "/login", {"email": "Mod@Example.org", "password": "x"})
+             .status_code for _ in range(5)]
+    assert codes == [200] * 3 + [429] * 2  # the first login counted as one of four
+    assert post(new, "/login", right).status_code == 429  # the account is protected
+    assert post(own, "/login", right).status_code == 302  # and its own browser not out
+    forged = app.test_client()
+    forged.set_cookie("archive_device", "eyJhIjoiMSJ9.forged", path="/login")
+    assert post(forged, "/login", right).status_code == 429
