@@ -46,11 +46,18 @@ def record_self_check(photo: Photo, leftover: list) -> None:
 
 
 def sweep_discarded(photo: Photo) -> None:
-    """Delete the files a previous run left listed, then forget them."""
+    """Delete the files a previous run left listed, then forget them.
+
+    A late copy of a run can sweep the same list as the run that just finished (the
+    recovery queues extra copies on purpose): deleting is idempotent, and if the other
+    one cleared the list first, its commit stands and this one gives way quietly."""
     if photo.discard_keys:
         delete_files(list(photo.discard_keys))
         photo.discard_keys = []
-        db.session.commit()
+        try:
+            db.session.commit()
+        except StaleDataError:
+            db.session.rollback()
 
 
 def _fail(photo: Photo, message: str, keep_upload: bool) -> None:

@@ -144,3 +144,23 @@ def test_review_a_photo_deleted_while_it_is_processed_leaves_no_file(queued_app,
     processing.process_photo(photo_id)  # no error
     assert len(puts) == 3 and db.session.get(Photo, photo_id) is None
     assert set(store.keys()) == before  # nothing of the deleted photo is left
+
+
+def test_a_late_copy_of_a_run_gives_way_when_the_finished_run_sweeps_first(queued_app):
+    """CI once saw a traceback here: the recovery queues extra copies of a photo's run,
+    and a copy that starts just as the real run finishes sweeps the same list of old
+    files. Whichever commits second must give way, not crash the task (and retry it)."""
+    from sqlalchemy import text
+
+    from archive import processing
+    from archive.extensions import db
+    from archive.models import Photo
+
+    photo = _photo("in_review", discard_keys=["private/" + "d" * 32 + ".upload"])
+    photo_id = photo.id  # the row stays held in this session, as in a worker's
+    with db.engine.begin() as other:  # the finished run sweeps meanwhile
+        other.execute(text("update photos set discard_keys = '[]', version = version + 1 "
+                           "where id = :id"), {"id": photo_id})
+    processing.process_photo(photo_id)  # the late copy: no StaleDataError
+    db.session.expire_all()
+    assert db.session.get(Photo, photo_id).discard_keys == []
