@@ -109,6 +109,10 @@ class Config:
     MAX_MEGAPIXELS = _env_int("ARCHIVE_MAX_MEGAPIXELS", 100)
     OBSCURE_METHOD = _env("ARCHIVE_OBSCURE_METHOD", "heavy_blur")
     MASK_SCALE = _env_float("ARCHIVE_MASK_SCALE", 1.4)
+    SMALL_MASK_SCALE = _env_float("ARCHIVE_SMALL_MASK_SCALE", 1.6)
+    #: The face detector's configuration (archive/imaging/faces.py, bench/faces.py):
+    #: "fused" (the default), or "centerface-2", the engine before it, for comparison.
+    DETECTOR = _env("ARCHIVE_DETECTOR", "fused")
 
     INVITATION_DAYS = _env_int("ARCHIVE_INVITATION_DAYS", 7)
     GALLERY_PAGE_SIZE = 24
@@ -217,4 +221,6 @@ def imaging_settings(config: type | Mapping[str, Any] = Config) -> ImagingSettin
         max_pixels=get("MAX_MEGAPIXELS") * 1_000_000,
         obscure_method=get("OBSCURE_METHOD"),
         mask_scale=get("MASK_SCALE"),
+        small_mask_scale=get("SMALL_MASK_SCALE") or ImagingSettings.small_mask_scale,
+        detector=get("DETECTOR") or ImagingSettings.detector,
     )

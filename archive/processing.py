@@ -150,7 +150,7 @@ def _process(photo_id: int) -> None:
     store = get_store()
     work_root().mkdir(parents=True, exist_ok=True)
     settings = imaging_settings(current_app.config)
-    detector = get_detector()
+    detector = get_detector(settings.detector)
     with tempfile.TemporaryDirectory(dir=work_root(), prefix=work_prefix(photo)) as work:
         # The upload and the master are unobscured: both stay in memory (decrypted
         # there, when encryption is on). Only obscured files go to the work folder.
@@ -173,7 +173,7 @@ def _process(photo_id: int) -> None:
         boxes = [(f.x1, f.y1, f.x2, f.y2) for f in outcome.faces]
         master.seek(0)
         rendition = render_public(master, boxes, work, settings)
-        leftover = self_check(rendition.derivative, [], detector)
+        leftover = self_check(rendition.derivative, [], obscured=rendition.regions)
         failpoints.reached("process:rendered")
         master.seek(0)
         store.put("private", master, key=keys["master"])

@@ -29,7 +29,6 @@ from config import imaging_settings
 
 from . import failpoints, release
 from .extensions import db
-from .imaging.faces import get_detector
 from .imaging.pipeline import PUBLIC_MAX_SIDE, render_public, self_check
 from .models import FaceDecision, Photo, PhotoState, utcnow
 from .photos import delete_files, get_store, sweep_work, work_prefix, work_root
@@ -156,7 +155,7 @@ def _rerender(photo_id: int, held: list[datetime]) -> None:
         failpoints.reached("render:source_read")
         rendition = render_public(source, obscured, work, settings)
         del source
-        leftover = self_check(rendition.derivative, shown, get_detector())
+        leftover = self_check(rendition.derivative, shown, obscured=rendition.regions)
         failpoints.reached("render:rendered")
         store.put("public", rendition.derivative, key=keys["derivative"])
         store.put("public", rendition.thumbnails[min(rendition.thumbnails)], key=keys["thumb"])

@@ -57,7 +57,7 @@ from skimage import data
 
 BIN = Path(sys.prefix) / "bin"
 SCRUB = str(BIN / "protest-archive")
-DEFACE = str(BIN / "deface")
+DEFACE = os.environ.get("DEFACE", str(BIN / "deface"))
 
 SPEED_SIZE = (6000, 4000)  # 24 MP
 MEMORY_SIZE = (12240, 8168)  # 99.98 MP: 12240x8170 would exceed the 100 MP limit
@@ -160,7 +160,8 @@ def floor_times(files: list[Path], scratch: Path) -> tuple[list[float], list[flo
 def deface_backend() -> str:
     """Which backend ``deface`` picks by default ("onnxrt" if onnxruntime imports, else opencv)."""
     code = "from deface.centerface import CenterFace; print(CenterFace().backend)"
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+    python = str(Path(DEFACE).with_name("python"))  # deface's own environment
+    out = subprocess.run([python, "-c", code], check=True, capture_output=True,
                          text=True).stdout
     return out.strip().splitlines()[-1]
 
@@ -214,6 +215,12 @@ def speed(args: argparse.Namespace, work: Path) -> None:
     marginal = (t_all - t_one) / (n - 1) if n > 1 else None
 
     c = None
+    if not args.skip_deface and not Path(DEFACE).exists():
+        # deface is no longer a dependency (it pulls in OpenCV's GUI build, which the
+        # archive's headless build must not sit beside): install it in a separate
+        # environment to compare, e.g. DEFACE=/opt/deface/bin/deface.
+        print(f"deface not found at {DEFACE}: comparison skipped", flush=True)
+        args.skip_deface = True
     if not args.skip_deface:
         k = min(args.deface_photos, n)
         backend = deface_backend()

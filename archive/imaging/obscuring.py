@@ -7,8 +7,10 @@ up: what remains is a soft blob of roughly the right colours, from which the fac
 cannot be recovered because the information is gone, not hidden. ``solid`` paints the
 region one flat colour.
 
-Each region is the ellipse inscribed in an expanded box: ``mask_scale`` times the
-detected box, so that it reaches the chin and hair.
+Each region is the ellipse inscribed in an expanded box, so that it reaches the chin,
+ears and hair line: ``mask_scale`` times the detected box for a large face, more for a
+small one (:func:`mask_scale_for`), whose box is the least sure and whose margin costs
+the least area.
 """
 
 from __future__ import annotations
@@ -25,6 +27,21 @@ HEAVY_SAMPLES = 6
 HEAVY_NOISE = 12.0
 SOLID_COLOUR = (64, 64, 64)
 _SMOOTH_SIDE = 48
+#: Faces up to this tall (in reference pixels: the photo scaled so that its longer side
+#: is 1024, see ``faces.reference_scale``) get the small-face scale; from LARGE_FACE up
+#: the large-face scale; in between, a blend by the logarithm of the height.
+SMALL_FACE = 16.0
+LARGE_FACE = 64.0
+
+
+def mask_scale_for(reference_height: float, small: float, large: float) -> float:
+    """How many times its box a face's obscured ellipse is, by the face's height."""
+    if reference_height <= SMALL_FACE:
+        return small
+    if reference_height >= LARGE_FACE:
+        return large
+    t = math.log(reference_height / SMALL_FACE) / math.log(LARGE_FACE / SMALL_FACE)
+    return small + (large - small) * t
 
 
 @dataclass(frozen=True)

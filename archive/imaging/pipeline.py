@@ -7,16 +7,16 @@ and the tests.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
 
 from .encoding import write_clean_jpeg
-from .faces import Face, FaceDetector, get_detector, largest_pass_scale
+from .faces import Face, FaceDetector, get_detector, largest_pass_scale, reference_scale
 from .metadata import MetadataFindings, inspect_metadata
-from .obscuring import Region, obscure
+from .obscuring import Region, mask_scale_for, obscure
 from .reading import LoadedImage, open_image
 from .settings import ImagingSettings
 from .sources import Source
@@ -97,14 +97,30 @@ def anonymise(
 
     ``extra`` adds faces found some other way (a moderator's box, a claim).
     """
-    faces = detect_faces(image, detector) + list(extra)
-    regions = [
-        (Region.around(f.x1, f.y1, f.x2, f.y2, settings.mask_scale), f.score) for f in faces
-    ]
-    obscure(image, [r for r, _ in regions], settings.obscure_method)
-    w, h = image.size
+    faces = detect_faces(image, detector or get_detector(settings.detector)) + list(extra)
+    regions = face_regions([(f.x1, f.y1, f.x2, f.y2) for f in faces], image.size, settings)
+    obscure(image, regions, settings.obscure_method)
+    # The regions as obscured (an ellipse inscribed in each box), not cut at the edges:
+    # cutting a box would describe a smaller ellipse than the one really obscured.
+    return [[round(r.x1, 1), round(r.y1, 1), round(r.x2, 1), round(r.y2, 1), round(f.score, 3)]
+            for r, f in zip(regions, faces, strict=True)]
+
+
+def face_regions(
+    boxes: list[tuple[float, float, float, float]],
+    size: tuple[int, int],
+    settings: ImagingSettings,
+    scale: float = 1.0,
+) -> list[Region]:
+    """The regions to obscure for face boxes found in an image of ``size``, drawn on a
+    copy of it scaled by ``scale``: each box widened by its face's size
+    (:func:`obscuring.mask_scale_for`), measured as the detector measures it."""
+    norm = reference_scale(*size)
     return [
-        [*(round(v, 1) for v in r.clipped(w, h)), round(score, 3)] for r, score in regions
+        Region.around(x1 * scale, y1 * scale, x2 * scale, y2 * scale,
+                      mask_scale_for((y2 - y1) * norm, settings.small_mask_scale,
+                                     settings.mask_scale))
+        for x1, y1, x2, y2 in boxes
     ]
 
 
@@ -151,6 +167,8 @@ PUBLIC_MAX_SIDE = 2048
 THUMBNAIL_SIDES = (480,)
 #: The self-check's "good score": a face this sure, not obscured, holds a release back.
 SELF_CHECK_SCORE = 0.5
+#: The detector configuration the self-check runs (see :func:`self_check`).
+SELF_CHECK_CONFIGURATION = "self-check"
 
 
 @dataclass
@@ -180,7 +198,7 @@ def make_master(
     """
     loaded, findings = _read(src, settings)
     image = loaded.image
-    faces = detect_faces(image, detector)
+    faces = detect_faces(image, detector or get_detector(settings.detector))
     write_clean_jpeg(image, dest, quality=settings.jpeg_quality)
     return MasterOutcome(faces, findings.kinds_report(), loaded.notes, image.width, image.height)
 
@@ -191,6 +209,8 @@ class Rendition:
     thumbnails: dict[int, str]
     width: int
     height: int
+    #: The obscured regions, in the derivative's pixels.
+    regions: list[Region] = field(default_factory=list)
 
 
 def render_public(
@@ -210,12 +230,12 @@ def render_public(
     with Image.open(master) as im:
         im.load()
         image = im.convert("RGB") if im.mode not in ("RGB", "L") else im.copy()
+    master_size = image.size
     scale = min(1.0, PUBLIC_MAX_SIDE / max(image.size))
     if scale < 1.0:
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-    regions = [Region.around(x1 * scale, y1 * scale, x2 * scale, y2 * scale, settings.mask_scale)
-               for x1, y1, x2, y2 in obscure_boxes]
+    regions = face_regions(list(obscure_boxes), master_size, settings, scale)
     obscure(image, regions, settings.obscure_method)
     out = os.fspath(out_dir)
     derivative = os.path.join(out, f"{secrets.token_hex(16)}.jpg")
@@ -226,7 +246,7 @@ def render_public(
         thumb.thumbnail((side, side), Image.Resampling.LANCZOS)
         thumbnails[side] = os.path.join(out, f"{secrets.token_hex(16)}.jpg")
         write_clean_jpeg(thumb, thumbnails[side], quality=85)
-    return Rendition(derivative, thumbnails, image.width, image.height)
+    return Rendition(derivative, thumbnails, image.width, image.height, regions)
 
 
 def self_check(
@@ -234,15 +254,24 @@ def self_check(
     shown_boxes: list[tuple[float, float, float, float]] = (),
     detector: FaceDetector | None = None,
     min_score: float = SELF_CHECK_SCORE,
+    obscured: list[Region] = (),
 ) -> list[Face]:
     """Faces the detector still finds with a good score in a rendered derivative, other
     than the consented ones (``shown_boxes``, in the derivative's pixels). Any result
-    means a moderator must look before the photo can be released."""
+    means a moderator must look before the photo can be released.
+
+    By default it runs the "self-check" configuration: YuNet, a different model from
+    the main detector's CenterFace passes (a face one model misses, the other may see),
+    and a few times cheaper, since it runs on every rendering. A face whose centre lies
+    in an ``obscured`` region (derivative pixels) is one the rendering already covered:
+    YuNet scores a heavily blurred head up to about 0.5, and would hold back every photo."""
+    detector = detector or get_detector(SELF_CHECK_CONFIGURATION)
     with Image.open(derivative) as im:
         im.load()
         image = im.convert("RGB")
     found = [f for f in detect_faces(image, detector) if f.score >= min_score]
-    return [f for f in found if not any(_centre_inside(f, box) for box in shown_boxes)]
+    covered = [*shown_boxes, *((r.x1, r.y1, r.x2, r.y2) for r in obscured)]
+    return [f for f in found if not any(_centre_inside(f, box) for box in covered)]
 
 
 def _centre_inside(face: Face, box: tuple[float, float, float, float]) -> bool:
