@@ -323,6 +323,21 @@ class Face(db.Model):
     def box(self) -> tuple[float, float, float, float]:
         return (self.x1, self.y1, self.x2, self.y2)
 
+    @property
+    def numbered(self) -> bool:
+        """Whether attendees see this face with a number to pick. The detector obscures
+        every faint candidate (safety first), but numbering a sequin as a face misleads:
+        a detected region is numbered only when the detector was sure of it. Faces a
+        person added, or that someone decided on, are always numbered."""
+        if self.source != FaceSource.DETECTED or self.decision == FaceDecision.SHOW \
+                or self.locked or self.score is None:
+            return True
+        return self.score >= NUMBERED_SCORE
+
+
+#: A detected region scoring at least this is numbered (``faces.DetectorParams.confident``).
+NUMBERED_SCORE = 0.5
+
 
 class Claim(db.Model):
     """A request from a person in a photo (the claims issue fills in the flow).

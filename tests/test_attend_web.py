@@ -75,7 +75,7 @@ def photo_row(app, ref: str):
     with app.app_context():
         photo = db.session.scalars(select(Photo).where(Photo.ref == ref)).one()
         faces = [SimpleNamespace(id=f.id, box=f.box, source=f.source, decision=f.decision,
-                                 locked=f.locked) for f in photo.faces]
+                                 locked=f.locked, numbered=f.numbered) for f in photo.faces]
         claims = [SimpleNamespace(id=c.id, kind=c.kind, status=c.status, source=c.source,
                                   face_id=c.face_id, receipt_hash=c.receipt_hash,
                                   reason_code=c.reason_code, details=c.details, note=c.note,
@@ -259,7 +259,7 @@ def test_wrong_or_rotated_token_is_404(world):
 def test_photo_page_draws_numbered_face_buttons_in_percent(world):
     row = photo_row(world.app, world.ref)
     html = world.attendee.get(world.photo_url).get_data(as_text=True)
-    for number, face in enumerate(row.faces, start=1):
+    for number, face in enumerate([f for f in row.faces if f.numbered], start=1):
         x1, y1, x2, y2 = face.box
         expected = (100 * x1 / row.width, 100 * y1 / row.height, 100 * (x2 - x1) / row.width,
                     100 * (y2 - y1) / row.height)
@@ -276,6 +276,30 @@ def test_photo_page_draws_numbered_face_buttons_in_percent(world):
     assert f'src="/r/{world.token}/media/{derivative}"' in html
     assert row.master_key.removeprefix("private/") not in html
     assert '<script src="/static/claim.js" defer></script>' in html
+
+
+def test_only_sure_faces_are_numbered_the_rest_are_also_covered(world):
+    """A faint region (a sequin, a cat's fur) stays obscured but gets no number: an
+    attendee picking "face 3" should be picking a face."""
+    from archive.extensions import db
+    from archive.models import Face, FaceSource, Photo
+
+    app = world.app
+    with app.app_context():
+        photo = db.session.scalars(select(Photo).where(Photo.ref == world.ref)).one()
+        photo.faces.append(Face(x1=5, y1=5, x2=15, y2=17, score=0.08,
+                                source=FaceSource.DETECTED))
+        photo.faces.append(Face(x1=30, y1=5, x2=40, y2=17, score=None,
+                                source=FaceSource.MODERATOR))
+        db.session.commit()
+        faint, drawn = photo.faces[-2].id, photo.faces[-1].id
+        sure = [f.id for f in photo.faces if f.score is not None and f.score >= 0.5]
+        faint_count = sum(1 for f in photo.faces if f.score is not None and f.score < 0.5)
+    html = world.attendee.get(world.photo_url).get_data(as_text=True)
+    assert f'id="face-btn-{faint}"' not in html and f'value="{faint}"' not in html
+    assert f'id="face-btn-{drawn}"' in html  # a moderator's box is a face
+    assert sure and all(f'id="face-btn-{i}"' in html for i in sure)
+    assert re.search(rf"Also covered for safety: {faint_count} more\s+places?\b", html), html
 
 
 def test_blur_me_locks_the_face_at_once(world):
@@ -487,7 +511,7 @@ def test_takedown_from_the_public_page(world):
 
 def test_receipt_shows_status_takes_notes_and_withdraws(world):
     app, a = world.app, world.attendee
-    face = photo_row(app, world.ref).faces[0]
+    face = next(f for f in photo_row(app, world.ref).faces if f.numbered)
     url, secret = receipt_of(make_claim(world, kind="show_me", face=face.id))
     page = a.get(url)
     html = page.get_data(as_text=True)

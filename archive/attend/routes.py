@@ -185,7 +185,7 @@ def _where(photo: Photo, face: Face) -> str:
 def _face_views(photo: Photo) -> list[FaceView]:
     w, h = photo.width or 1, photo.height or 1
     views = []
-    for number, f in enumerate(photo.faces, start=1):
+    for number, f in enumerate(_numbered(photo), start=1):
         box = (100 * f.x1 / w, 100 * f.y1 / h, 100 * (f.x2 - f.x1) / w,
                100 * (f.y2 - f.y1) / h)
         views.append(FaceView(id=f.id, number=number, box=" ".join(f"{v:.3f}" for v in box),
@@ -196,10 +196,15 @@ def _face_views(photo: Photo) -> list[FaceView]:
 def _face_number(claim: Claim) -> int | None:
     if claim.face is None:
         return None
-    for number, f in enumerate(claim.photo.faces, start=1):
+    for number, f in enumerate(_numbered(claim.photo), start=1):
         if f.id == claim.face_id:
             return number
     return None
+
+
+def _numbered(photo: Photo) -> list[Face]:
+    """The faces numbered for attendees (see :attr:`Face.numbered`), in order."""
+    return [f for f in photo.faces if f.numbered]
 
 
 def _int(value: str | None) -> int | None:
@@ -256,6 +261,7 @@ def _photo_page(event: Event, token: str, photo: Photo, message: str | None = No
     return render_template(
         "attend/photo.html", event=event, token=token, photo=photo,
         faces=_face_views(photo), viewable=_viewable(photo), media_name=_media_name,
+        also_covered=sum(1 for f in photo.faces if not f.numbered),
         public=release.is_public(photo), EXPLAIN=claims.EXPLAIN, message=message,
         chosen_face=_int(form.get("face")), chosen_kind=form.get("kind"),
         details=form.get("details", ""), min_box=claims.MIN_BOX), status
