@@ -57,3 +57,46 @@ def test_the_settings_name_exactly_the_detector_configurations_a_photo_may_use()
     assert ImagingSettings().detector == faces.DEFAULT_CONFIGURATION
     with pytest.raises(ValueError, match="detector must be one of"):
         ImagingSettings(detector="self-check")
+
+
+def _params(**rule) -> faces.DetectorParams:
+    return faces.DetectorParams(
+        name="test", passes=(faces.Pass("centerface", 1.0, 0.02, alone=0.4),
+                             faces.Pass("centerface", 2.0, 0.02),
+                             faces.Pass("yunet_n", 1.0, 0.05, scores=False)),
+        **rule)
+
+
+def _box(x: float, score: float, height: float = 20.0) -> list[float]:
+    return [x, 100.0, x + height * 0.8, 100.0 + height, score]
+
+
+def test_faint_candidates_are_kept_when_passes_agree_and_dropped_alone():
+    import numpy as np
+
+    params = _params(agree=3, evidence_agreeing=0.1, evidence_alone=0.3, large_height=96,
+                     evidence_large=0.5)
+    per_pass = [
+        np.array([_box(0, 0.04), _box(300, 0.05), _box(600, 0.45)], np.float32),
+        np.array([_box(1, 0.04), _box(301, 0.06)], np.float32),
+        np.array([_box(2, 0.04), _box(900, 0.2, height=200)], np.float32),
+    ]
+    fused = faces.fuse(per_pass, params, norm=1.0)
+    xs = sorted(round(float(b[0])) for b in fused)
+    # Three faint passes agree at x=0 (evidence 0.12): kept. Two at x=300 (0.11 < 0.3):
+    # dropped. x=600: one pass, but above its own "alone" score. x=900: large, only 0.2.
+    assert xs == [1, 600], fused
+    faint = next(b for b in fused if b[0] < 100)
+    assert abs(faint[5] - 0.12) < 1e-6  # evidence: one best score per pass
+    # The weighted mean of the three boxes; the score is CenterFace's (YuNet's does not
+    # count towards numbering).
+    assert abs(faint[0] - 1.0) < 1e-6 and abs(faint[4] - 0.04) < 1e-6
+
+
+def test_a_small_face_gets_a_wider_margin_than_a_large_one():
+    from archive.imaging.obscuring import LARGE_FACE, SMALL_FACE, mask_scale_for
+
+    assert mask_scale_for(SMALL_FACE / 2, 1.6, 1.4) == 1.6
+    assert mask_scale_for(LARGE_FACE * 3, 1.6, 1.4) == 1.4
+    middle = mask_scale_for((SMALL_FACE * LARGE_FACE) ** 0.5, 1.6, 1.4)
+    assert abs(middle - 1.5) < 1e-9
