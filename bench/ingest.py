@@ -92,7 +92,8 @@ def main() -> int:
 
         started = time.perf_counter()
         subprocess.run([CLI, "scrub", *map(str, files), "--out", str(work / "out"),
-                        "--jobs", "1"], env=env, check=True, capture_output=True)
+                        "--report", str(work / "report.json"), "--jobs", "1"],
+                       env=env, check=True, capture_output=True)
         scrub = time.perf_counter() - started
 
         worker = subprocess.Popen([CLI, "worker", "--workers", "1"], env=env,
