@@ -240,6 +240,18 @@ def test_workspace_shows_the_gate_in_words_the_boxes_and_the_forms(app):
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
     assert [c.strip() for c in cells[:5]] == ["1", "detected", "0.83", "obscured", "no"]
     assert "(no verified consent)" in row
+    assert "faint" not in row
+    # A faint region is marked as attendees see it: covered, not numbered.
+    with app.app_context():
+        from archive.extensions import db
+
+        faint = photo_of(ref).faces[1]
+        faint.score = 0.08
+        db.session.commit()
+        faint_id = faint.id
+    page2 = mod.get(f"/review/photos/{ref}").get_data(as_text=True)
+    row = page2.split(f'id="face-row-{faint_id}"', 1)[1].split("</tr>", 1)[0]
+    assert "faint: covered for safety, not numbered for attendees" in row
     # The forms: approve (labelled with the window), skip (reason required), reject, override.
     assert "Approve: release when the claim window ends" in page
     assert 'id="skip-form"' in page and 'name="skip_reason" maxlength="2000" required' in page
