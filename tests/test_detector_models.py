@@ -100,3 +100,24 @@ def test_a_small_face_gets_a_wider_margin_than_a_large_one():
     assert mask_scale_for(LARGE_FACE * 3, 1.6, 1.4) == 1.4
     middle = mask_scale_for((SMALL_FACE * LARGE_FACE) ** 0.5, 1.6, 1.4)
     assert abs(middle - 1.5) < 1e-9
+
+
+def test_a_thumbnail_sized_image_is_not_blown_up_into_false_faces(tmp_path):
+    """A 64x48 image of noise, enlarged 16 and 32 times to the reference size, made YuNet
+    see a "face" scoring 0.45 to 0.53 in JPEG noise in every rendering, so the self-check
+    held back photos at random (seen in CI). No pass enlarges more than 4 times now."""
+    import numpy as np
+    from PIL import Image
+
+    from archive.imaging.pipeline import render_public, self_check
+    from archive.imaging.settings import ImagingSettings
+
+    pixels = np.random.default_rng(5).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "m.jpg", quality=90)
+    for _ in range(3):
+        rendition = render_public(tmp_path / "m.jpg", [(4.0, 4.0, 22.0, 24.0)], tmp_path,
+                                  ImagingSettings())
+        assert self_check(rendition.derivative, [], min_score=0.3,
+                          obscured=rendition.regions) == []
+    assert faces.largest_pass_scale(64, 48) == faces.CONFIGURATIONS["fused"].max_factor
+    assert faces.largest_pass_scale(1024, 683) == 1.75  # a real photo is unchanged

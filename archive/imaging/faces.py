@@ -108,6 +108,10 @@ class DetectorParams:
     #: Overlap between tiles, in the pass's pixels: larger faces are left to the
     #: smaller-scale passes, which see them whole.
     overlap: int = 128
+    #: No pass enlarges a photo more than this: a thumbnail-sized image blown up 16 or
+    #: 32 times is all interpolation, where YuNet sees "faces" in JPEG noise (a photo of
+    #: 512 px and more never reaches this).
+    max_factor: float = 4.0
 
     def with_tiles(self, tile: int, overlap: int) -> DetectorParams:
         return replace(self, tile=tile, overlap=overlap)
@@ -278,7 +282,7 @@ class FaceDetector:
         norm = reference_scale(w, h)
         per_pass = []
         for p in self.params.passes:
-            boxes = self._run_pass(rgb, p, norm * p.scale)
+            boxes = self._run_pass(rgb, p, min(norm * p.scale, self.params.max_factor))
             if math.isfinite(p.max_height):
                 boxes = boxes[(boxes[:, 3] - boxes[:, 1]) * norm < p.max_height]
             if len(boxes):  # CenterFace gives a box per cell: one per face and pass first
@@ -343,7 +347,8 @@ def largest_pass_scale(width: int, height: int, params: DetectorParams | None = 
     """The largest factor any pass applies to a photo of this size: a photo can be
     shrunk by up to its inverse before detection, losing nothing the detector uses."""
     params = params or CONFIGURATIONS[DEFAULT_CONFIGURATION]
-    return reference_scale(width, height) * max(p.scale for p in params.passes)
+    return min(reference_scale(width, height) * max(p.scale for p in params.passes),
+               params.max_factor)
 
 
 def _tile_starts(total: int, size: int, overlap: int) -> list[int]:
