@@ -260,11 +260,10 @@ def self_check(
     than the consented ones (``shown_boxes``, in the derivative's pixels). Any result
     means a moderator must look before the photo can be released.
 
-    By default it runs the "self-check" configuration: YuNet, a different model from
-    the main detector's CenterFace passes (a face one model misses, the other may see),
-    and a few times cheaper, since it runs on every rendering. A face whose centre lies
-    in an ``obscured`` region (derivative pixels) is one the rendering already covered:
-    YuNet scores a heavily blurred head up to about 0.5, and would hold back every photo."""
+    By default it runs the "self-check" configuration: one CenterFace pass, a few times
+    cheaper than the main detector, since it runs on every rendering. A face whose
+    centre lies in an ``obscured`` region (derivative pixels) is one the rendering
+    already covered, and is not looked at again."""
     detector = detector or get_detector(SELF_CHECK_CONFIGURATION)
     with Image.open(derivative) as im:
         im.load()
