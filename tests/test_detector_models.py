@@ -121,3 +121,14 @@ def test_a_thumbnail_sized_image_is_not_blown_up_into_false_faces(tmp_path):
                           obscured=rendition.regions) == []
     assert faces.largest_pass_scale(64, 48) == faces.CONFIGURATIONS["fused"].max_factor
     assert faces.largest_pass_scale(1024, 683) == 1.75  # a real photo is unchanged
+
+
+def test_the_self_check_skips_only_faces_centred_in_an_obscured_ellipse():
+    from archive.imaging.faces import Face
+    from archive.imaging.obscuring import Region
+    from archive.imaging.pipeline import _centre_in_ellipse
+
+    region = Region(0, 0, 100, 100)
+    assert _centre_in_ellipse(Face(40, 40, 60, 60, 0.9), region)
+    # In the box's corner but outside its ellipse: not covered, so still looked at.
+    assert not _centre_in_ellipse(Face(0, 0, 20, 20, 0.9), region)

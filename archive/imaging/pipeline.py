@@ -269,8 +269,20 @@ def self_check(
         im.load()
         image = im.convert("RGB")
     found = [f for f in detect_faces(image, detector) if f.score >= min_score]
-    covered = [*shown_boxes, *((r.x1, r.y1, r.x2, r.y2) for r in obscured)]
-    return [f for f in found if not any(_centre_inside(f, box) for box in covered)]
+    return [f for f in found
+            if not any(_centre_inside(f, box) for box in shown_boxes)
+            and not any(_centre_in_ellipse(f, r) for r in obscured)]
+
+
+def _centre_in_ellipse(face: Face, region: Region) -> bool:
+    """Whether the face's centre lies in the region's obscured ellipse (not merely in its
+    box: a face in a box's corner, outside the ellipse, is not covered)."""
+    cx, cy = (face.x1 + face.x2) / 2, (face.y1 + face.y2) / 2
+    rx = max((region.x2 - region.x1) / 2, 1e-6)
+    ry = max((region.y2 - region.y1) / 2, 1e-6)
+    dx = (cx - (region.x1 + region.x2) / 2) / rx
+    dy = (cy - (region.y1 + region.y2) / 2) / ry
+    return dx * dx + dy * dy <= 1.0
 
 
 def _centre_inside(face: Face, box: tuple[float, float, float, float]) -> bool:
