@@ -35,6 +35,7 @@ from config import ROOT, config_from, imaging_settings
 from . import (  # noqa: F401
     accounts,
     cdn_purge,
+    date_words,
     erasure,
     file_modes,
     log_privacy,
@@ -214,6 +215,7 @@ def create_app(config: Any = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(attend_bp)
     cli_commands.register(app)
+    date_words.register(app)
     _register_errors(app)
 
     @app.before_request
