@@ -15,6 +15,8 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from . import worker_log
+
 FIRST_ADMIN = "admin@archive.local"
 
 
@@ -129,6 +131,7 @@ def worker(workers: int) -> None:
     from .queue import huey
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    worker_log.install()
     db.engine.dispose()  # each worker process opens its own connections
     click.echo(f"worker: {workers} process(es) on {_describe(current_app.config['QUEUE_URL'])}")
     huey.create_consumer(workers=workers, worker_type="process").run()
