@@ -126,12 +126,12 @@ def create_admin(email: str, name: str) -> None:
                    "is the most that helps).")
 def worker(workers: int) -> None:
     """Run the background worker (processes the uploaded photos)."""
-    from . import tasks  # noqa: F401 - registers the tasks
+    from . import tasks  # registers the tasks
     from .extensions import db
     from .queue import huey
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
-    worker_log.install()
+    worker_log.install(tasks.PERIODIC)
     db.engine.dispose()  # each worker process opens its own connections
     click.echo(f"worker: {workers} process(es) on {_describe(current_app.config['QUEUE_URL'])}")
     huey.create_consumer(workers=workers, worker_type="process").run()

@@ -79,3 +79,7 @@ def render_photo(photo_id: int) -> None:
 
     with app_context():
         rendering.rerender(photo_id)
+
+
+#: The tasks run by the clock: the worker logs them only when they did something.
+PERIODIC = (recover_stalled, release_due_photos, apply_retention)
