@@ -249,6 +249,29 @@ def client(app):
     return app.test_client()
 
 
+def pytest_sessionfinish(session) -> None:
+    """On a pytest-xdist worker: hand this worker's counts to the controller."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["archive_counts"] = json.dumps({
+            "db": _DB_RAN, "setups": _SETUPS_RAN, "kill_points": _KILL_POINTS,
+            "pg": pg_available.__dict__.get("answer")})
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """On the pytest-xdist controller: add up what each worker ran, for the summary."""
+    counts = json.loads(getattr(node, "workeroutput", {}).get("archive_counts", "{}") or "{}")
+    for mine, theirs in ((_DB_RAN, counts.get("db", {})),
+                         (_SETUPS_RAN, counts.get("setups", {}))):
+        for name, n in theirs.items():
+            mine[name] = mine.get(name, 0) + n
+    for name, n in counts.get("kill_points", {}).items():
+        _KILL_POINTS[name] = max(_KILL_POINTS.get(name, 0), n)
+    if counts.get("pg") is not None and pg_available.__dict__.get("answer") is not True:
+        pg_available.answer = counts["pg"]
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     if _DB_RAN or pg_available.__dict__.get("answer") is not None:
         ran = ", ".join(f"{name}: {n} test runs" for name, n in sorted(_DB_RAN.items()))
