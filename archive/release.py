@@ -12,7 +12,9 @@ approved photos whose claim window has ended (a periodic task calls it).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 
 from sqlalchemy import and_, or_, select
 
@@ -62,51 +64,111 @@ def self_check_blocks(photo: Photo) -> bool:
     return photo.self_check_faces > 0 and not photo.self_check_override
 
 
-def blockers(photo: Photo, now: datetime | None = None,
-             assume_approved: bool = False) -> list[str]:
-    """Why ``photo`` is not public yet, in words; an empty list means it is public.
+class Blocker(StrEnum):
+    """Why a photo is not public: the rule's codes (``archive.release_words`` words them)."""
+
+    PROCESSING = "processing"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    PURGED = "purged"
+    NO_DERIVATIVE = "no_derivative"
+    NOT_APPROVED = "not_approved"
+    REMOVAL_OPEN = "removal_open"
+    HELD = "held"
+    RENDER_PENDING = "render_pending"
+    SELF_CHECK_NOT_RUN = "self_check_not_run"
+    SELF_CHECK_FOUND = "self_check_found"
+    CLAIM_WINDOW_OPEN = "claim_window_open"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One blocker and what its words need: the claim window's last day, the number of
+    faces the self-check found, or the archive's hold text."""
+
+    code: Blocker
+    detail: date | int | str | None = None
+
+
+def reasons(photo: Photo, now: datetime | None = None,
+            assume_approved: bool = False) -> list[Reason]:
+    """Why ``photo`` is not public yet, as codes; an empty list means it is public.
     ``assume_approved`` asks what approving alone would not fix (bulk approve)."""
-    reasons = []
+    found = []
     if photo.state in (PhotoState.UPLOADED, PhotoState.PROCESSING):
-        reasons.append("Processing has not finished.")
+        found.append(Reason(Blocker.PROCESSING))
     elif photo.state == PhotoState.FAILED:
-        reasons.append("Processing failed.")
+        found.append(Reason(Blocker.FAILED))
     elif photo.state == PhotoState.REJECTED:
-        reasons.append("A moderator rejected it.")
+        found.append(Reason(Blocker.REJECTED))
     elif photo.state == PhotoState.PURGED:
-        reasons.append("It was removed: its files are deleted.")
+        found.append(Reason(Blocker.PURGED))
     if photo.state != PhotoState.PURGED:
         if not photo.derivative_key:
-            reasons.append("There is no anonymised version.")
+            found.append(Reason(Blocker.NO_DERIVATIVE))
         if photo.approved_at is None and photo.state != PhotoState.REJECTED \
                 and not assume_approved:
-            reasons.append("No moderator has approved it.")
+            found.append(Reason(Blocker.NOT_APPROVED))
     if open_removal(photo):
-        reasons.append("Someone asked for it to be removed: it is hidden until a "
-                       "moderator decides.")
+        found.append(Reason(Blocker.REMOVAL_OPEN))
     if photo.hold_reason:
-        reasons.append(photo.hold_reason)
+        found.append(Reason(Blocker.HELD, photo.hold_reason))
     if photo.render_pending:
-        reasons.append("Its faces changed: the anonymised version is being made again.")
+        found.append(Reason(Blocker.RENDER_PENDING))
     elif photo.derivative_key and photo.state not in (PhotoState.PURGED, PhotoState.REJECTED):
         if photo.self_check_faces is None:
-            reasons.append("The self-check has not run on the anonymised version yet.")
+            found.append(Reason(Blocker.SELF_CHECK_NOT_RUN))
         elif self_check_blocks(photo):
-            n = photo.self_check_faces
-            reasons.append(
-                f"The self-check still found {n} face{'s' if n != 1 else ''} in the "
-                "anonymised version, outside the faces shown with consent. A moderator "
-                "must fix the boxes, or look and record why it is safe (an override).")
+            found.append(Reason(Blocker.SELF_CHECK_FOUND, photo.self_check_faces))
     if photo.state not in (PhotoState.PURGED, PhotoState.REJECTED, PhotoState.FAILED) \
             and window_open(photo, now):
-        last_day = claim_window_ends(photo.event) - timedelta(days=1)
-        reasons.append(
-            f"The event's claim window is open until the end of {last_day:%d %B %Y} "
-            "(UTC): attendees may "
-            "still ask for their face to be blurred or the photo removed. An approved "
-            "photo is released by itself when it ends; a moderator can skip the wait, "
-            "giving a reason.")
-    return reasons
+        last_day = (claim_window_ends(photo.event) - timedelta(days=1)).date()
+        found.append(Reason(Blocker.CLAIM_WINDOW_OPEN, last_day))
+    return found
+
+
+def blockers(photo: Photo, now: datetime | None = None,
+             assume_approved: bool = False) -> list[str]:
+    """Why ``photo`` is not public yet, in words; an empty list means it is public."""
+    from . import release_words  # the words layer imports this module's codes
+
+    return [release_words.reason(r) for r in reasons(photo, now, assume_approved)]
+
+
+class Standing(StrEnum):
+    """Where a photo stands, at a glance (its photographer's grid): the deciding one
+    of :func:`reasons`, not a rule of its own."""
+
+    PROCESSING = "processing"
+    FAILED = "failed"
+    IN_REVIEW = "in_review"  # a moderator has not approved it, or must look again
+    WAITING = "waiting"  # approved: only the claim window holds it back
+    PUBLIC = "public"
+    HELD = "held"  # a removal request or the archive's hold hides it
+    REJECTED = "rejected"
+    TAKEN_DOWN = "taken_down"  # purged: every file deleted (a removal, a purge)
+
+
+def standing(photo: Photo, now: datetime | None = None) -> tuple[Standing, list[Reason]]:
+    """The photo's standing and the reasons behind it (empty when public)."""
+    found = reasons(photo, now)
+    codes = {r.code for r in found}
+    if not found:
+        return Standing.PUBLIC, found
+    if Blocker.PURGED in codes:
+        # A rejected photo whose event deletes rejected photos' files is still rejected.
+        return (Standing.REJECTED if photo.rejected_at else Standing.TAKEN_DOWN), found
+    if Blocker.REJECTED in codes:
+        return Standing.REJECTED, found
+    if Blocker.FAILED in codes:
+        return Standing.FAILED, found
+    if Blocker.PROCESSING in codes:
+        return Standing.PROCESSING, found
+    if codes & {Blocker.REMOVAL_OPEN, Blocker.HELD}:
+        return Standing.HELD, found
+    if codes == {Blocker.CLAIM_WINDOW_OPEN}:
+        return Standing.WAITING, found
+    return Standing.IN_REVIEW, found
 
 
 def is_public(photo: Photo, now: datetime | None = None) -> bool:

@@ -420,6 +420,7 @@ ACCESS_TABLE: list[Case] = [
     *_photo_cases("studio.photo", "/studio", "", (OWNER_A, OWNER_A)),
     *_photo_cases("studio.status", "/studio", "/status.json", (OWNER_A, OWNER_A)),
     *_photo_cases("studio.preview", "/studio", "/preview.jpg", (OWNER_A, OWNER_A)),
+    *_photo_cases("studio.thumb", "/studio", "/thumb.jpg", (OWNER_A, OWNER_A)),
     Case("studio.retry", "POST", lambda w: f"/studio/photos/{w.unreleased}/retry",
          OWNER_A_MOVED, note="not failed: refused with a message, nothing changes"),
     Case("studio.delete", "POST", lambda w: f"/studio/photos/{w.released}/delete",

@@ -189,6 +189,7 @@ def test_finding_3_every_file_arrives_whole_from_the_real_server(live, tmp_path)
         (moderator, f"/review/photos/{live.ref}/thumb.jpg", thumb),
         (moderator, f"/review/photos/{live.ref}/faces/{k['face']}.jpg", expected_crop),
         (photographer, f"/studio/photos/{live.ref}/preview.jpg", derivative),
+        (photographer, f"/studio/photos/{live.ref}/thumb.jpg", thumb),
         (anyone, media(k["derivative"]), derivative),
         (anyone, media(k["thumb"]), thumb),
         (anyone, attend(k["derivative"]), derivative),

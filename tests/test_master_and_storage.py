@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -71,6 +72,30 @@ def test_public_derivative_is_small_obscured_and_clean(big_astronaut, tmp_path, 
     # A new rendering never reuses a name: a cache can never serve the older version.
     again = render_public(master, boxes, out, settings)
     assert again.derivative != rendition.derivative
+
+
+def test_thumbnail_is_the_whole_obscured_photo(astronaut, tmp_path, settings):
+    """Grids show whole photos (issue 14): the thumbnail is the derivative fitted in
+    its box, never a centre crop, so a face at a wide photo's edge is in it, obscured."""
+    from .conftest import face_composite
+
+    wide, [face] = face_composite(astronaut, (1500, 500), [(0, 150, 160)], seed=5)
+    master = tmp_path / "wide.jpg"
+    wide.save(master, quality=95)
+    out = tmp_path / "public"
+    out.mkdir()
+    rendition = render_public(master, [face], out, settings)
+    with Image.open(rendition.thumbnails[480]) as thumb, \
+            Image.open(rendition.derivative) as derivative:
+        assert thumb.size == (480, 160)
+        fitted = derivative.resize(thumb.size, Image.Resampling.LANCZOS)
+        scale = thumb.width / wide.width
+        box = tuple(round(v * scale) for v in face)
+        same = wide.resize(thumb.size, Image.Resampling.LANCZOS)
+        grey = lambda im: np.asarray(im.convert("L").crop(box), dtype=float)  # noqa: E731
+        # Made from the obscured derivative: the face is obscured in it, as there.
+        assert np.abs(grey(thumb) - grey(fitted)).mean() < 6
+        assert np.abs(grey(thumb) - grey(same)).mean() > 20
 
 
 def test_self_check_catches_a_face_left_visible_unless_consented(astronaut, tmp_path,

@@ -121,12 +121,50 @@ def test_each_reason_says_what_blocks_in_words():
     }
     assert release.blockers(say["not approved"], now) == ["No moderator has approved it."]
     [window] = release.blockers(say["window"], now)
-    assert "claim window is open until the end of 08 June 2026 (UTC)" in window
+    assert "claim window is open until the end of 8 June 2026 (UTC)" in window
     assert "released by itself when it ends" in window
     [check] = release.blockers(say["self-check"], now)
     assert "self-check still found 2 faces" in check and "override" in check
     assert release.blockers(say["not run"], now) == [
         "The self-check has not run on the anonymised version yet."]
+
+
+def test_standing_is_the_deciding_reason_of_the_rule():
+    """A photographer's grid says where each photo stands: the rule's own reasons,
+    summed up (never a second rule), in one word and one line each."""
+    from archive import release
+    from archive.release_words import STANDING_WORDS, standing_line
+
+    now = datetime(2026, 6, 3)
+    approved = datetime(2026, 6, 2)
+    takedown = [SimpleNamespace(kind="takedown", status="open")]
+    cases = {
+        "processing": bare_photo(state="processing", derivative_key=None),
+        "failed": bare_photo(state="failed", derivative_key=None),
+        "in_review": bare_photo(),
+        "waiting": bare_photo(approved_at=approved),
+        "public": bare_photo(approved_at=approved, window_skip_reason="organisers"),
+        "held": bare_photo(state="hidden", approved_at=approved, claims=takedown),
+        "rejected": bare_photo(state="rejected", rejected_at=approved),
+        "taken_down": bare_photo(state="purged", derivative_key=None, rejected_at=None),
+    }
+    lines = {}
+    for expected, photo in cases.items():
+        where, why = release.standing(photo, now)
+        assert where == expected, (expected, why)
+        assert (why == []) == (where == "public") == release.is_public(photo, now)
+        assert STANDING_WORDS[where]
+        lines[expected] = standing_line(where, why)
+    assert lines["waiting"] == "Public after the claim window ends (the end of 8 June 2026, UTC)."
+    assert "removed" in lines["held"] and lines["in_review"] == "Waiting for a moderator."
+    # Approved, but the self-check found a face: a moderator must still look.
+    stuck = bare_photo(approved_at=approved, window_skip_reason="r", self_check_faces=1)
+    where, why = release.standing(stuck, now)
+    assert where == "in_review" and "self-check" in standing_line(where, why)
+    # A rejected photo whose files were purged with it is still "rejected".
+    purged = bare_photo(state="purged", derivative_key=None, rejected_at=approved)
+    where, why = release.standing(purged, now)
+    assert where == "rejected" and "deleted" in standing_line(where, why)
 
 
 def test_the_claim_window_ends_at_the_end_of_its_last_day():

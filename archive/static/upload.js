@@ -14,7 +14,7 @@
   var active = 0;
   var PARALLEL = 2;
 
-  function row(n) {
+  function row(n, file) {
     var li = document.createElement("li");
     li.className = "upload";
     li.innerHTML =
@@ -22,9 +22,11 @@
       '<progress max="100" value="0"></progress>' +
       '<span class="state" role="status">waiting</span>' +
       '<span class="message"></span>';
-    // The file's own name is never shown or sent: files are numbered.
-    li.querySelector(".name").textContent = "Photo " + n;
-    li.querySelector("progress").setAttribute("aria-label", "Upload of photo " + n);
+    // The file's own name is shown here, on this page only, so that the photographer
+    // knows which file was refused. It is never sent (see send) nor stored.
+    var label = file.name || "Photo " + n;
+    li.querySelector(".name").textContent = label;
+    li.querySelector("progress").setAttribute("aria-label", "Upload of " + label);
     list.appendChild(li);
     return li;
   }
@@ -69,7 +71,7 @@
     active += 1;
     var bar = li.querySelector("progress");
     var data = new FormData();
-    // A fixed name: the browser would otherwise send the camera's file name.
+    // A fixed name: the browser would otherwise send the file's own name.
     data.append("photo", file, "upload");
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
@@ -114,7 +116,7 @@
   function add(files) {
     Array.prototype.forEach.call(files, function (file) {
       counter += 1;
-      var li = row(counter);
+      var li = row(counter, file);
       if (file.size === 0) {
         setState(li, "failed", "The file is empty (0 bytes).");
       } else if (file.size > maxBytes) {

@@ -13,7 +13,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import claims, photos, release
+from .. import claims, photos, release, release_words
 from ..extensions import db
 from ..metadata_words import removed_words
 from ..models import ClaimKind, ClaimStatus, Event, FaceDecision, Photo, PhotoState
@@ -51,8 +51,13 @@ def home():
     mine = db.session.scalars(
         select(Photo).where(Photo.photographer_id == current_user.id)
         .order_by(Photo.created_at.desc(), Photo.id.desc()).limit(200)).all()
+    standings = {}
+    for p in mine:
+        where, why = release.standing(p)
+        standings[p.id] = (where, release_words.STANDING_WORDS[where],
+                           release_words.standing_line(where, why))
     return render_template("studio/home.html", events=current_user.events, photos=mine,
-                           status_words=photos.STATUS_WORDS)
+                           standings=standings)
 
 
 @bp.route("/events/<slug>/upload", methods=["GET"])
@@ -174,6 +179,19 @@ def record_release(ref: str, face_id: int):
 @login_required
 def status(ref: str):
     return jsonify(photos.status_of(_own_photo(ref)))
+
+
+@bp.route("/photos/<ref>/thumb.jpg")
+@login_required
+def thumb(ref: str):
+    """The anonymised thumbnail, for the photographer's grid (before release too)."""
+    p = _own_photo(ref)
+    if not p.thumb_key:
+        abort(404)
+    response = send_file(photos.get_store().open(p.thumb_key), mimetype="image/jpeg",
+                         max_age=0, etag=False, conditional=False)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.route("/photos/<ref>/preview.jpg")
