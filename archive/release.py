@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import and_, or_, select
 
 from . import audit
+from .date_words import moment
 from .extensions import db
 from .models import ClaimKind, ClaimStatus, Event, Photo, PhotoState, User, utcnow
 
@@ -42,7 +43,11 @@ MAX_REASON = 2000
 
 def claim_window_ends(event: Event) -> datetime:
     """The claim window runs to the end of the day ``claim_window_days`` after the
-    event (in UTC): attendees may ask for blurring or removal before anything is public."""
+    event (in UTC): attendees may ask for blurring or removal before anything is public.
+
+    Pages write it as this one instant, with ``date_words.moment`` ("9 December 2026,
+    00:00 UTC"), never as "the end of 8 December": the moment the window closes is the
+    moment an approved photo goes public, so both are said with the same words."""
     last_day: date = event.date + timedelta(days=max(0, event.claim_window_days or 0))
     return datetime.combine(last_day + timedelta(days=1), time.min)
 
@@ -99,13 +104,11 @@ def blockers(photo: Photo, now: datetime | None = None,
                 "must fix the boxes, or look and record why it is safe (an override).")
     if photo.state not in (PhotoState.PURGED, PhotoState.REJECTED, PhotoState.FAILED) \
             and window_open(photo, now):
-        last_day = claim_window_ends(photo.event) - timedelta(days=1)
         reasons.append(
-            f"The event's claim window is open until the end of {last_day:%d %B %Y} "
-            "(UTC): attendees may "
-            "still ask for their face to be blurred or the photo removed. An approved "
-            "photo is released by itself when it ends; a moderator can skip the wait, "
-            "giving a reason.")
+            f"The event's claim window is open until {moment(claim_window_ends(photo.event))}"
+            ": attendees may still ask for their face to be blurred or the photo removed. "
+            "An approved photo is released by itself when it ends; a moderator can skip "
+            "the wait, giving a reason.")
     return reasons
 
 

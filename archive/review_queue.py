@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import release
+from .date_words import moment
 from .extensions import db
 from .models import Claim, ClaimStatus, Event, Photo, PhotoState, User
 
@@ -132,7 +133,7 @@ def filter_choices() -> tuple[list[Event], list[User]]:
 
 def short(reason: str) -> str:
     """A blocker in a few words: its first sentence, up to a colon ("The event's claim
-    window is open until 3 December 2026 (UTC)")."""
+    window is open until 3 December 2026, 00:00 UTC")."""
     first = reason.split(". ", 1)[0].split(": ", 1)[0].rstrip(".")
     return first
 
@@ -239,13 +240,13 @@ def next_step(photo: Photo, now: datetime | None = None) -> str:
     if photo.approved_at is None:
         if window:
             then = (f"Approving now releases it by itself when the claim window ends "
-                    f"({ends:%d %B %Y}), unless something holds it; to release it before, "
+                    f"({moment(ends)}), unless something holds it; to release it before, "
                     "approve and skip the claim window, with a reason.")
         else:
             then = ("Approving makes it public at once." if not others else
                     "Approving records your decision; it is public once nothing holds it.")
     elif window:
-        then = f"Approved: it is released by itself when the claim window ends ({ends:%d %B %Y})."
+        then = f"Approved: it is released by itself when the claim window ends ({moment(ends)})."
     else:
         then = "Approved: it is public as soon as nothing holds it."
     return f"{first} {then}".strip()

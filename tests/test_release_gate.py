@@ -121,7 +121,10 @@ def test_each_reason_says_what_blocks_in_words():
     }
     assert release.blockers(say["not approved"], now) == ["No moderator has approved it."]
     [window] = release.blockers(say["window"], now)
-    assert "claim window is open until the end of 08 June 2026 (UTC)" in window
+    # One instant, written one way (date_words.moment): when the window closes is when
+    # an approved photo goes public (it said "the end of 08 June" before, and the
+    # workspace "09 June" for the same instant).
+    assert "claim window is open until 9 June 2026, 00:00 UTC:" in window
     assert "released by itself when it ends" in window
     [check] = release.blockers(say["self-check"], now)
     assert "self-check still found 2 faces" in check and "override" in check
