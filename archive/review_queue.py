@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -67,9 +68,14 @@ class QueueFilters:
         return bool(self.query_args())
 
 
-def queue_query(filters: QueueFilters) -> Select:
-    """Photos in review that match ``filters``, the longest waiting first."""
-    query = select(Photo).where(Photo.state == PhotoState.IN_REVIEW)
+def queue_query(filters: QueueFilters, approved: bool = False) -> Select:
+    """Photos in review that match ``filters``, the longest waiting first: those no
+    moderator has approved yet (the queue), or with ``approved`` those approved and not
+    public yet (mostly waiting for their claim window; they need no second approval, so
+    they have their own list and never come up as "next")."""
+    query = select(Photo).where(
+        Photo.state == PhotoState.IN_REVIEW,
+        Photo.approved_at.is_not(None) if approved else Photo.approved_at.is_(None))
     if filters.event:
         query = query.where(Photo.event.has(Event.slug == filters.event))
     if filters.photographer:
@@ -84,9 +90,10 @@ def queue_query(filters: QueueFilters) -> Select:
     return query.order_by(Photo.processed_at, Photo.id)
 
 
-def queue_photos(filters: QueueFilters, limit: int = QUEUE_LIMIT) -> list[Photo]:
+def queue_photos(filters: QueueFilters, limit: int = QUEUE_LIMIT,
+                 approved: bool = False) -> list[Photo]:
     return list(db.session.scalars(
-        queue_query(filters)
+        queue_query(filters, approved)
         .options(selectinload(Photo.faces), selectinload(Photo.event),
                  selectinload(Photo.photographer), selectinload(Photo.claims))
         .limit(limit)))
@@ -129,6 +136,39 @@ def filter_choices() -> tuple[list[Event], list[User]]:
                                           Photo.state == PhotoState.IN_REVIEW))
         .order_by(User.display_name)).all()
     return list(events), list(photographers)
+
+
+class Standing(StrEnum):
+    """Where a photo stands in review, as a code (the templates say it in words)."""
+
+    WAITING = "waiting"  # in review, not approved
+    APPROVED_WINDOW = "approved_window"  # approved: only the claim window holds it
+    APPROVED_HELD = "approved_held"  # approved, and something else holds it too
+    PUBLIC = "public"
+    HIDDEN = "hidden"
+    REJECTED = "rejected"
+    PURGED = "purged"
+    NOT_PROCESSED = "not_processed"  # uploaded, processing or failed
+
+
+def standing(photo: Photo) -> Standing:
+    """The photo's place in the review flow. An approved photo is never "waiting" again:
+    it is public on the window's end (:func:`release.claim_window_ends`) unless
+    something else holds it."""
+    if photo.state == PhotoState.RELEASED:
+        return Standing.PUBLIC
+    if photo.state == PhotoState.HIDDEN:
+        return Standing.HIDDEN
+    if photo.state == PhotoState.REJECTED:
+        return Standing.REJECTED
+    if photo.state == PhotoState.PURGED:
+        return Standing.PURGED
+    if photo.state != PhotoState.IN_REVIEW:
+        return Standing.NOT_PROCESSED
+    if photo.approved_at is None:
+        return Standing.WAITING
+    return Standing.APPROVED_HELD if blockers_besides_approval(photo) \
+        else Standing.APPROVED_WINDOW
 
 
 def short(reason: str) -> str:

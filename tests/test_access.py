@@ -439,6 +439,10 @@ ACCESS_TABLE: list[Case] = [
     Case("review.reject", "POST",
          lambda w: f"/review/photos/{w.new_photo('photographer_a')}/reject", MODERATORS_MOVED,
          note="a throwaway photo in review"),
+    Case("review.skip_window", "POST",
+         lambda w: f"/review/photos/{w.new_photo('photographer_a')}/skip-window",
+         MODERATORS_MOVED, data=lambda w: {"skip_reason": "walk"},
+         note="a throwaway photo in review"),
     *_photo_cases("review.workspace", "/review", "", (MODERATORS, MODERATORS)),
     Case("review.workspace", "GET", lambda w: "/review/photos/0000000000000000", MODERATORS_404),
     *_photo_cases("review.thumb", "/review", "/thumb.jpg", (MODERATORS, MODERATORS)),
@@ -898,6 +902,9 @@ CSRF_ATTEMPTS: dict[str, Callable[[World], tuple[str, dict]]] = {
     "review.reject": lambda w: (
         f"/review/photos/{w.new_photo('photographer_a', files=True)}/reject",
         {"reason": "no"}),
+    "review.skip_window": lambda w: (
+        f"/review/photos/{w.new_photo('photographer_a', files=True)}/skip-window",
+        {"skip_reason": "the organisers asked"}),
     "review.bulk_approve": lambda w: (
         "/review/bulk-approve", {"ref": review_photo(w, self_check_faces=0)}),
     "review.override_self_check": lambda w: (
