@@ -575,7 +575,8 @@ ACCESS_TABLE: list[Case] = [
              w.new_photo("photographer_a", files=True, face=True)),
          OWNER_A_MOVED, data=lambda w: {"note": "agreed in person"}),
     Case("admin.rotate_review_link", "POST",
-         lambda w: f"/admin/events/{w.new_event()[0]}/rotate-review-link", ADMINS_MOVED),
+         lambda w: f"/admin/events/{w.new_event()[0]}/rotate-review-link", ADMINS_MOVED,
+         data=lambda w: {"confirm": "yes"}),
     Case("admin.rotate_review_link", "POST", lambda w: "/admin/events/999999/rotate-review-link",
          ADMINS_404),
     Case("admin.panic_purge", "GET",
@@ -957,7 +958,7 @@ CSRF_ATTEMPTS: dict[str, Callable[[World], tuple[str, dict]]] = {
         f"/studio/photos/{ref}/faces/{w.face_of(ref)}/release", {"note": "agreed"}))(
         w.new_photo("admin", files=True, face=True)),
     "admin.rotate_review_link": lambda w: (
-        f"/admin/events/{w.new_event()[0]}/rotate-review-link", {}),
+        f"/admin/events/{w.new_event()[0]}/rotate-review-link", {"confirm": "yes"}),
     "admin.panic_purge": lambda w: (lambda event: (
         f"/admin/events/{event[0]}/panic-purge", {"confirmation": event[1], "reason": "csrf"}))(
         w.new_event()),

@@ -158,6 +158,19 @@ def test_invitation_makes_one_account_with_its_role(app, admin_client, role, hom
     again = app.test_client()
     assert again.get(path).status_code == 404
     assert accept(again, path, "other@example.org").status_code == 404
+    # It says what happened and what to do, exactly as a link never made does (issue 14:
+    # it said "There is nothing here.").
+    used = again.get(path)
+    never = app.test_client().get("/invite/" + "x" * len(token))
+    for response in (used, never):
+        page = response.get_data(as_text=True)
+        assert "This invitation link does not work" in page
+        assert "ask the person who invited you for a new invitation link" in page
+        assert "csrf-token" not in page and "Set-Cookie" not in response.headers
+    assert used.status_code == never.status_code == 404
+    assert used.get_data() == never.get_data()
+    assert ({k: v for k, v in used.headers.items() if k != "Date"}
+            == {k: v for k, v in never.headers.items() if k != "Date"})
     assert user_row(app, "other@example.org") is None
 
 
