@@ -81,11 +81,14 @@ def accept_invitation(token: str):
     if current_user.is_authenticated:
         end_browser_session()
     form = AcceptInvitationForm()
+    credited = accounts.takes_credit(invitation.role)
+    if not credited:
+        del form.credit_name  # only photographers are credited on released photos
     if form.validate_on_submit():
         try:
             user = accounts.accept_invitation(invitation, form.email.data,
                                               form.display_name.data, form.password.data,
-                                              form.credit_name.data)
+                                              form.credit_name.data if credited else None)
         except ValueError as err:
             flash(str(err), "error")
         else:
