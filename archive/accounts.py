@@ -129,8 +129,15 @@ def find_invitation(token: str) -> Invitation | None:
     return invitation if invitation is not None and invitation.usable else None
 
 
+def takes_credit(role: str) -> bool:
+    """Only photographers are credited on released photos: the others are not asked."""
+    return role == Role.PHOTOGRAPHER
+
+
 def accept_invitation(invitation: Invitation, email: str, display_name: str, password: str,
                       credit_name: str | None) -> User:
+    if not takes_credit(invitation.role):
+        credit_name = None
     if not invitation.usable:
         raise ValueError("This invitation has expired or was already used.")
     if find_user(email):

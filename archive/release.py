@@ -1,6 +1,7 @@
 """When may a photo be public: the one rule, and the decisions that feed it.
 
-:func:`blockers` is the only judge (:func:`is_public` asks it). Every public page, file
+:func:`reasons` is the only judge (:func:`is_public` asks it; ``release_words``
+says its codes in words). Every public page, file
 and feed asks it, or filters on ``state == released``, which only :func:`refresh` sets,
 from the same rule. A photo is public when all of these hold: processing finished; a
 moderator approved it; no removal request is open and the archive holds nothing back;
@@ -44,7 +45,11 @@ MAX_REASON = 2000
 
 def claim_window_ends(event: Event) -> datetime:
     """The claim window runs to the end of the day ``claim_window_days`` after the
-    event (in UTC): attendees may ask for blurring or removal before anything is public."""
+    event (in UTC): attendees may ask for blurring or removal before anything is public.
+
+    Pages write it as this one instant, with ``date_words.moment`` ("9 December 2026,
+    00:00 UTC"), never as "the end of 8 December": the moment the window closes is the
+    moment an approved photo goes public, so both are said with the same words."""
     last_day: date = event.date + timedelta(days=max(0, event.claim_window_days or 0))
     return datetime.combine(last_day + timedelta(days=1), time.min)
 
@@ -83,7 +88,7 @@ class Blocker(StrEnum):
 
 @dataclass(frozen=True)
 class Reason:
-    """One blocker and what its words need: the claim window's last day, the number of
+    """One blocker and what its words need: when the claim window closes, the number of
     faces the self-check found, or the archive's hold text."""
 
     code: Blocker
@@ -122,17 +127,8 @@ def reasons(photo: Photo, now: datetime | None = None,
             found.append(Reason(Blocker.SELF_CHECK_FOUND, photo.self_check_faces))
     if photo.state not in (PhotoState.PURGED, PhotoState.REJECTED, PhotoState.FAILED) \
             and window_open(photo, now):
-        last_day = (claim_window_ends(photo.event) - timedelta(days=1)).date()
-        found.append(Reason(Blocker.CLAIM_WINDOW_OPEN, last_day))
+        found.append(Reason(Blocker.CLAIM_WINDOW_OPEN, claim_window_ends(photo.event)))
     return found
-
-
-def blockers(photo: Photo, now: datetime | None = None,
-             assume_approved: bool = False) -> list[str]:
-    """Why ``photo`` is not public yet, in words; an empty list means it is public."""
-    from . import release_words  # the words layer imports this module's codes
-
-    return [release_words.reason(r) for r in reasons(photo, now, assume_approved)]
 
 
 class Standing(StrEnum):
@@ -172,7 +168,7 @@ def standing(photo: Photo, now: datetime | None = None) -> tuple[Standing, list[
 
 
 def is_public(photo: Photo, now: datetime | None = None) -> bool:
-    return not blockers(photo, now)
+    return not reasons(photo, now)
 
 
 def refresh(photo: Photo, now: datetime | None = None) -> None:
@@ -306,10 +302,12 @@ def _take_back(now: datetime) -> list[Photo]:
         .order_by(Photo.id)).all()
     taken = []
     for photo in photos:
-        why = blockers(photo, now)
+        why = reasons(photo, now)
         refresh(photo, now)
         if photo.state != PhotoState.RELEASED:
-            audit.record(None, "photo.unrelease", "photo", photo.ref, " ".join(why))
+            # Codes, not sentences: the audit log outlives any one language's words.
+            audit.record(None, "photo.unrelease", "photo", photo.ref,
+                         ", ".join(r.code.value for r in why))
             taken.append(photo)
     return taken
 

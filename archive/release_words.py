@@ -6,8 +6,11 @@ answer that says why a photo is not public, or where it stands, takes its words 
 
 from __future__ import annotations
 
-from .date_words import day
-from .release import Blocker, Reason, Standing
+from datetime import datetime
+
+from .date_words import moment
+from .models import Photo
+from .release import Blocker, Reason, Standing, reasons
 
 _REASONS: dict[Blocker, str] = {
     Blocker.PROCESSING: "Processing has not finished.",
@@ -33,11 +36,17 @@ def reason(r: Reason) -> str:
                 "anonymised version, outside the faces shown with consent. A moderator "
                 "must fix the boxes, or look and record why it is safe (an override).")
     if r.code == Blocker.CLAIM_WINDOW_OPEN:
-        return (f"The event's claim window is open until the end of {day(r.detail)} "
-                "(UTC): attendees may still ask for their face to be blurred or the photo "
-                "removed. An approved photo is released by itself when it ends; a "
-                "moderator can skip the wait, giving a reason.")
+        return (f"The event's claim window is open until {moment(r.detail)}: attendees "
+                "may still ask for their face to be blurred or the photo removed. An "
+                "approved photo is released by itself when it ends; a moderator can skip "
+                "the wait, giving a reason.")
     return _REASONS[r.code]
+
+
+def blockers(photo: Photo, now: datetime | None = None,
+             assume_approved: bool = False) -> list[str]:
+    """Why ``photo`` is not public yet, in words; an empty list means it is public."""
+    return [reason(r) for r in reasons(photo, now, assume_approved)]
 
 
 #: A photo's standing as its badge says it.
@@ -81,7 +90,7 @@ def standing_line(standing: Standing, reasons: list[Reason]) -> str:
         return "A moderator rejected it." + deleted
     if standing == Standing.WAITING:
         [window] = reasons
-        return f"Public after the claim window ends (the end of {day(window.detail)}, UTC)."
+        return f"Public when the claim window closes ({moment(window.detail)})."
     # The deciding reason: a hold before approval, approval before the rest.
     order = [Blocker.PROCESSING, Blocker.FAILED, Blocker.REMOVAL_OPEN, Blocker.HELD,
              Blocker.NOT_APPROVED, Blocker.RENDER_PENDING, Blocker.SELF_CHECK_FOUND,

@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from . import audit, claims
+from .date_words import day, moment
 from .extensions import db
 from .models import Event, Photo, PhotoState, User, utcnow
 
@@ -79,17 +80,13 @@ def kept_until(photo: Photo) -> datetime | None:
     return photo.released_at + timedelta(days=days)
 
 
-def _day(when: datetime) -> str:
-    return f"{when.day} {when:%B %Y}"
-
-
 def retention_sentence(photo: Photo) -> str:
     """What of a released photo is kept and for how long, for its pages. It reads only
     the row and its event (no clock), so a cached page stays true: deleting the master
     changes the row, which renews the public pages (``gallery.cache``)."""
     public = "the anonymised version stays public until it is removed."
     if photo.master_purged_at is not None:
-        return f"The unblurred original was deleted on {_day(photo.master_purged_at)}; " + public
+        return f"The unblurred original was deleted on {day(photo.master_purged_at)}; " + public
     days = photo.event.purge_masters_after_days
     if photo.released_at is None and photo.state != PhotoState.PURGED:
         # Not released yet (the photographer's and the moderators' pages).
@@ -103,7 +100,7 @@ def retention_sentence(photo: Photo) -> str:
     until = kept_until(photo)
     if until is None:
         return "The unblurred original is kept until someone deletes it; " + public
-    return (f"The unblurred original is deleted on {_day(until)}, {days} "
+    return (f"The unblurred original is deleted on {day(until)}, {days} "
             f"day{'' if days == 1 else 's'} after release; " + public)
 
 
@@ -113,11 +110,11 @@ def retention_sentence(photo: Photo) -> str:
 def _master_reason(photo: Photo) -> str:
     days = photo.event.purge_masters_after_days
     return (f"the event deletes unblurred originals {days} day{'' if days == 1 else 's'} "
-            f"after release (released {photo.released_at:%Y-%m-%d %H:%M} UTC)")
+            f"after release (released {moment(photo.released_at)})")
 
 
 def _rejected_reason(photo: Photo) -> str:
-    when = f" (rejected {photo.rejected_at:%Y-%m-%d %H:%M} UTC)" if photo.rejected_at else ""
+    when = f" (rejected {moment(photo.rejected_at)})" if photo.rejected_at else ""
     return "the event deletes rejected photos at once" + when
 
 

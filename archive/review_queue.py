@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import release
+from . import release, release_words
+from .date_words import moment
 from .extensions import db
 from .models import Claim, ClaimStatus, Event, Photo, PhotoState, User
 
@@ -66,9 +68,14 @@ class QueueFilters:
         return bool(self.query_args())
 
 
-def queue_query(filters: QueueFilters) -> Select:
-    """Photos in review that match ``filters``, the longest waiting first."""
-    query = select(Photo).where(Photo.state == PhotoState.IN_REVIEW)
+def queue_query(filters: QueueFilters, approved: bool = False) -> Select:
+    """Photos in review that match ``filters``, the longest waiting first: those no
+    moderator has approved yet (the queue), or with ``approved`` those approved and not
+    public yet (mostly waiting for their claim window; they need no second approval, so
+    they have their own list and never come up as "next")."""
+    query = select(Photo).where(
+        Photo.state == PhotoState.IN_REVIEW,
+        Photo.approved_at.is_not(None) if approved else Photo.approved_at.is_(None))
     if filters.event:
         query = query.where(Photo.event.has(Event.slug == filters.event))
     if filters.photographer:
@@ -83,9 +90,10 @@ def queue_query(filters: QueueFilters) -> Select:
     return query.order_by(Photo.processed_at, Photo.id)
 
 
-def queue_photos(filters: QueueFilters, limit: int = QUEUE_LIMIT) -> list[Photo]:
+def queue_photos(filters: QueueFilters, limit: int = QUEUE_LIMIT,
+                 approved: bool = False) -> list[Photo]:
     return list(db.session.scalars(
-        queue_query(filters)
+        queue_query(filters, approved)
         .options(selectinload(Photo.faces), selectinload(Photo.event),
                  selectinload(Photo.photographer), selectinload(Photo.claims))
         .limit(limit)))
@@ -130,9 +138,42 @@ def filter_choices() -> tuple[list[Event], list[User]]:
     return list(events), list(photographers)
 
 
+class Standing(StrEnum):
+    """Where a photo stands in review, as a code (the templates say it in words)."""
+
+    WAITING = "waiting"  # in review, not approved
+    APPROVED_WINDOW = "approved_window"  # approved: only the claim window holds it
+    APPROVED_HELD = "approved_held"  # approved, and something else holds it too
+    PUBLIC = "public"
+    HIDDEN = "hidden"
+    REJECTED = "rejected"
+    PURGED = "purged"
+    NOT_PROCESSED = "not_processed"  # uploaded, processing or failed
+
+
+def standing(photo: Photo) -> Standing:
+    """The photo's place in the review flow. An approved photo is never "waiting" again:
+    it is public on the window's end (:func:`release.claim_window_ends`) unless
+    something else holds it."""
+    if photo.state == PhotoState.RELEASED:
+        return Standing.PUBLIC
+    if photo.state == PhotoState.HIDDEN:
+        return Standing.HIDDEN
+    if photo.state == PhotoState.REJECTED:
+        return Standing.REJECTED
+    if photo.state == PhotoState.PURGED:
+        return Standing.PURGED
+    if photo.state != PhotoState.IN_REVIEW:
+        return Standing.NOT_PROCESSED
+    if photo.approved_at is None:
+        return Standing.WAITING
+    return Standing.APPROVED_HELD if blockers_besides_approval(photo) \
+        else Standing.APPROVED_WINDOW
+
+
 def short(reason: str) -> str:
     """A blocker in a few words: its first sentence, up to a colon ("The event's claim
-    window is open until 3 December 2026 (UTC)")."""
+    window is open until 3 December 2026, 00:00 UTC")."""
     first = reason.split(". ", 1)[0].split(": ", 1)[0].rstrip(".")
     return first
 
@@ -142,7 +183,7 @@ def blockers_besides_approval(photo: Photo) -> list[str]:
     and its claim window had ended: what approving alone cannot fix.
 
     The approval is assumed, not recorded."""
-    return release.blockers(photo, now=AFTER_EVERY_WINDOW, assume_approved=True)
+    return release_words.blockers(photo, now=AFTER_EVERY_WINDOW, assume_approved=True)
 
 
 @dataclass
@@ -239,13 +280,13 @@ def next_step(photo: Photo, now: datetime | None = None) -> str:
     if photo.approved_at is None:
         if window:
             then = (f"Approving now releases it by itself when the claim window ends "
-                    f"({ends:%d %B %Y}), unless something holds it; to release it before, "
+                    f"({moment(ends)}), unless something holds it; to release it before, "
                     "approve and skip the claim window, with a reason.")
         else:
             then = ("Approving makes it public at once." if not others else
                     "Approving records your decision; it is public once nothing holds it.")
     elif window:
-        then = f"Approved: it is released by itself when the claim window ends ({ends:%d %B %Y})."
+        then = f"Approved: it is released by itself when the claim window ends ({moment(ends)})."
     else:
         then = "Approved: it is public as soon as nothing holds it."
     return f"{first} {then}".strip()

@@ -440,6 +440,10 @@ ACCESS_TABLE: list[Case] = [
     Case("review.reject", "POST",
          lambda w: f"/review/photos/{w.new_photo('photographer_a')}/reject", MODERATORS_MOVED,
          note="a throwaway photo in review"),
+    Case("review.skip_window", "POST",
+         lambda w: f"/review/photos/{w.new_photo('photographer_a')}/skip-window",
+         MODERATORS_MOVED, data=lambda w: {"skip_reason": "walk"},
+         note="a throwaway photo in review"),
     *_photo_cases("review.workspace", "/review", "", (MODERATORS, MODERATORS)),
     Case("review.workspace", "GET", lambda w: "/review/photos/0000000000000000", MODERATORS_404),
     *_photo_cases("review.thumb", "/review", "/thumb.jpg", (MODERATORS, MODERATORS)),
@@ -572,7 +576,8 @@ ACCESS_TABLE: list[Case] = [
              w.new_photo("photographer_a", files=True, face=True)),
          OWNER_A_MOVED, data=lambda w: {"note": "agreed in person"}),
     Case("admin.rotate_review_link", "POST",
-         lambda w: f"/admin/events/{w.new_event()[0]}/rotate-review-link", ADMINS_MOVED),
+         lambda w: f"/admin/events/{w.new_event()[0]}/rotate-review-link", ADMINS_MOVED,
+         data=lambda w: {"confirm": "yes"}),
     Case("admin.rotate_review_link", "POST", lambda w: "/admin/events/999999/rotate-review-link",
          ADMINS_404),
     Case("admin.panic_purge", "GET",
@@ -899,6 +904,9 @@ CSRF_ATTEMPTS: dict[str, Callable[[World], tuple[str, dict]]] = {
     "review.reject": lambda w: (
         f"/review/photos/{w.new_photo('photographer_a', files=True)}/reject",
         {"reason": "no"}),
+    "review.skip_window": lambda w: (
+        f"/review/photos/{w.new_photo('photographer_a', files=True)}/skip-window",
+        {"skip_reason": "the organisers asked"}),
     "review.bulk_approve": lambda w: (
         "/review/bulk-approve", {"ref": review_photo(w, self_check_faces=0)}),
     "review.override_self_check": lambda w: (
@@ -951,7 +959,7 @@ CSRF_ATTEMPTS: dict[str, Callable[[World], tuple[str, dict]]] = {
         f"/studio/photos/{ref}/faces/{w.face_of(ref)}/release", {"note": "agreed"}))(
         w.new_photo("admin", files=True, face=True)),
     "admin.rotate_review_link": lambda w: (
-        f"/admin/events/{w.new_event()[0]}/rotate-review-link", {}),
+        f"/admin/events/{w.new_event()[0]}/rotate-review-link", {"confirm": "yes"}),
     "admin.panic_purge": lambda w: (lambda event: (
         f"/admin/events/{event[0]}/panic-purge", {"confirmation": event[1], "reason": "csrf"}))(
         w.new_event()),

@@ -126,6 +126,10 @@ def test_invitation_makes_one_account_with_its_role(app, admin_client, role, hom
     page = guest.get(path)
     assert page.status_code == 200
     assert f"You are invited to join as a {role}" in page.get_data(as_text=True)
+    # Only photographers are credited on released photos: only they are asked (issue 14).
+    credited = role == "photographer"
+    assert ('name="credit_name"' in page.get_data(as_text=True)) is credited
+    assert ("credit" in page.get_data(as_text=True).lower()) is credited
 
     # The form checks the password before anything is made.
     short = accept(guest, path, "sam@example.org", password="too short")
@@ -143,7 +147,9 @@ def test_invitation_makes_one_account_with_its_role(app, admin_client, role, hom
 
     user = user_row(app, "sam@example.org")
     assert user.email == "sam@example.org" and user.role == role
-    assert user.display_name == "Sam" and user.credit_name == "S. Photo"
+    # A credit posted anyway is not kept for a moderator (the form had no such field).
+    assert user.display_name == "Sam"
+    assert user.credit_name == ("S. Photo" if credited else None)
     assert user.password_hash.startswith("scrypt:")
     with app.app_context():
         invitation = db.session.get(Invitation, invitation_id)
@@ -158,6 +164,19 @@ def test_invitation_makes_one_account_with_its_role(app, admin_client, role, hom
     again = app.test_client()
     assert again.get(path).status_code == 404
     assert accept(again, path, "other@example.org").status_code == 404
+    # It says what happened and what to do, exactly as a link never made does (issue 14:
+    # it said "There is nothing here.").
+    used = again.get(path)
+    never = app.test_client().get("/invite/" + "x" * len(token))
+    for response in (used, never):
+        page = response.get_data(as_text=True)
+        assert "This invitation link does not work" in page
+        assert "ask the person who invited you for a new invitation link" in page
+        assert "csrf-token" not in page and "Set-Cookie" not in response.headers
+    assert used.status_code == never.status_code == 404
+    assert used.get_data() == never.get_data()
+    assert ({k: v for k, v in used.headers.items() if k != "Date"}
+            == {k: v for k, v in never.headers.items() if k != "Date"})
     assert user_row(app, "other@example.org") is None
 
 

@@ -256,6 +256,40 @@ def test_wrong_or_rotated_token_is_404(world):
 # --- each claim kind ----------------------------------------------------------------------
 
 
+def _answer(response) -> tuple:
+    """A response as a visitor gets it: status, headers (but the date) and body."""
+    headers = sorted((k, v) for k, v in response.headers.items() if k != "Date")
+    return response.status_code, headers, response.get_data()
+
+
+def test_a_dead_review_link_says_what_to_do_and_never_whether_it_existed(world):
+    """Issue 14: a rotated link said "There is nothing here." Now it says what happened
+    and what to do, in the same answer, byte for byte, as a link never made."""
+    from archive import claims
+    from archive.extensions import db
+    from archive.models import Event, User
+
+    app = world.app
+    with app.app_context():
+        event = db.session.scalars(select(Event)).one()
+        admin = make_user("admin@example.org", role="admin")
+        claims.rotate_review_token(event, db.session.get(User, admin.id))
+    never = "x" * len(world.token)
+    answers = {}
+    for name, token in (("rotated", world.token), ("never made", never)):
+        for path in ("", f"/photos/{world.ref}"):
+            response = app.test_client().get(f"/r/{token}{path}")
+            answers[name, path] = _answer(response)
+            assert response.status_code == 404
+            page = response.get_data(as_text=True)
+            assert "This review link does not work" in page
+            assert "ask the event's organisers" in page and "There is nothing here" not in page
+            assert token not in page and "csrf-token" not in page
+            assert "Set-Cookie" not in response.headers
+    for path in ("", f"/photos/{world.ref}"):
+        assert answers["rotated", path] == answers["never made", path]
+
+
 def test_photo_page_draws_numbered_face_buttons_in_percent(world):
     row = photo_row(world.app, world.ref)
     html = world.attendee.get(world.photo_url).get_data(as_text=True)

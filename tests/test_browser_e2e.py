@@ -257,7 +257,8 @@ def _flow(page, base, slug, files, astronaut, tmp_path, shot) -> None:
     shot(page, "04-review-queue")
     astro_card.get_by_role("button", name="Approve").click()
     page.wait_for_url(f"{base}/review/")
-    assert "Approved: the photo is public now." in page.locator(".flash").inner_text()
+    # The flash names the photo it is about (issue 14).
+    assert f"Photo {astro_ref} approved: it is public now." in page.locator(".flash").inner_text()
     assert page.locator(f"article#photo-{astro_ref}").count() == 0
     assert page.locator(f"article#photo-{png_ref}").count() == 1
     _logout(page)

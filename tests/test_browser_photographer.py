@@ -18,13 +18,14 @@ ARCHIVE_KEEP_SCREENSHOTS set).
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from archive import release_words
 from tests.conftest import face_composite, make_app
 from tests.test_browser_e2e import (
     _ROWS_SETTLED,
@@ -234,11 +235,11 @@ def _make_each_standing(app, refs: list[str], wide_ref: str) -> None:
         release.reject(photo(refs[3]), mod, "out of focus")
         removal = claims.make_claim(photo(refs[4]), "remove_photo", reason_code="other")
         claims.confirm_removal(removal.claim, mod, "the person asked")  # taken down
-        assert photo(wide_ref).state == "released", release.blockers(photo(wide_ref))
+        assert photo(wide_ref).state == "released", release_words.blockers(photo(wide_ref))
 
 
 def _studio_grid(page, base, refs, wide_ref, window_last_day, size, shot) -> None:
-    from archive.date_words import day
+    from archive.date_words import moment
 
     page.goto(f"{base}/studio/")
     expected = {refs[0]: ("in_review", "in review"),
@@ -255,7 +256,8 @@ def _studio_grid(page, base, refs, wide_ref, window_last_day, size, shot) -> Non
         box = tile.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"]
     waiting = page.locator(f"#photo-{refs[1]} .standing-line").inner_text()
-    assert f"the end of {day(window_last_day)}" in waiting, waiting
+    closes = datetime.combine(window_last_day + timedelta(days=1), time.min)
+    assert f"({moment(closes)})" in waiting, waiting
     assert "removed" in page.locator(f"#photo-{refs[2]} .standing-line").inner_text()
     _fits(page, size)
     shot(page, f"{size}-my-photos")

@@ -222,11 +222,15 @@ def test_drawing_moving_saving_and_approving_a_box(tmp_path, astronaut):
             assert mobile.evaluate("document.getElementById('shortcuts').open") is False
             shot(mobile, "w06-workspace-phone")
 
-            # --- Approve with the "a" key: public at once (the claim window is over).
+            # --- Approve with the "a" key: public at once (the claim window is over). The
+            # workspace stays on the photo unless the moderator chose "open the next photo"
+            # (issue 14: it used to jump to the queue, under a flash about another photo).
             page.locator("body").click(position={"x": 5, "y": 5})
-            page.keyboard.press("a")
-            page.wait_for_url(f"{base}/review/")
-            assert "Approved: the photo is public now." in page.locator(".flash").inner_text()
+            with page.expect_navigation():
+                page.keyboard.press("a")
+            page.wait_for_url(f"{base}/review/photos/{ref}")
+            assert f"Photo {ref} approved: it is public now." in page.locator(
+                ".flash").inner_text()
             with app.app_context():
                 assert photo().state == "released"
 

@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select, text
 
+from archive import release_words
 from tests.test_no_traces import SmtpSink, database_text
 from tests.web_client import make_event, make_user
 
@@ -345,7 +346,7 @@ def test_a_released_photo_with_a_new_takedown_is_not_public_on_the_very_next_req
         assert receipt.claim.status == "open"
         # The rule itself says so, in words.
         assert not release.is_public(photo)
-        assert any("removed" in b for b in release.blockers(photo))
+        assert any("removed" in b for b in release_words.blockers(photo))
     # The very next requests: gone from every page, file, feed and the API.
     for url in urls:
         assert client.get(url).status_code == 404, url

@@ -573,8 +573,16 @@ def test_the_admin_sees_and_rotates_the_review_link(app):
                      page), page
     assert 'name="allow_photographer_releases"' in page
 
+    # Everyone holding the link loses it: the form asks to confirm, and a post without
+    # the confirmation changes nothing (issue 14).
+    assert 'name="confirm" value="yes" id="rotate-confirm" required' in page
     response = post(admin, f"/admin/events/{event_id}/rotate-review-link",
                     follow_redirects=True)
+    assert "Nothing changed" in flashed(response)
+    with app.app_context():
+        assert db.session.get(Event, event_id).review_token == old
+    response = post(admin, f"/admin/events/{event_id}/rotate-review-link",
+                    {"confirm": "yes"}, follow_redirects=True)
     assert "stopped working at once" in flashed(response)
     with app.app_context():
         new = db.session.get(Event, event_id).review_token
@@ -590,8 +598,8 @@ def test_the_admin_sees_and_rotates_the_review_link(app):
     # Only admins rotate.
     with app.app_context():
         current = db.session.get(Event, event_id).review_token
-    assert post(client_of(app, MODERATOR),
-                f"/admin/events/{event_id}/rotate-review-link").status_code == 403
+    assert post(client_of(app, MODERATOR), f"/admin/events/{event_id}/rotate-review-link",
+                {"confirm": "yes"}).status_code == 403
     with app.app_context():
         assert db.session.get(Event, event_id).review_token == current
 

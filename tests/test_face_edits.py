@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from archive import release_words
 from tests.web_client import make_event, make_user
 
 W, H = 400, 300
@@ -596,7 +597,7 @@ def test_editing_a_released_photo_takes_it_off_public_until_rendered(app, world,
         photo = photo_of(pid)
         assert photo.state == "in_review" and photo.render_pending
         assert "Its faces changed: the anonymised version is being made again." in \
-            release.blockers(photo)
+            release_words.blockers(photo)
         from archive.rendering import rerender
 
         rerender(pid)

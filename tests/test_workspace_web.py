@@ -253,7 +253,7 @@ def test_workspace_shows_the_gate_in_words_the_boxes_and_the_forms(app):
     row = page2.split(f'id="face-row-{faint_id}"', 1)[1].split("</tr>", 1)[0]
     assert "faint: covered for safety, not numbered for attendees" in row
     # The forms: approve (labelled with the window), skip (reason required), reject, override.
-    assert "Approve: release when the claim window ends" in page
+    assert "Approve: public on " in page  # the window's end, one instant (date_words.moment)
     assert 'id="skip-form"' in page and 'name="skip_reason" maxlength="2000" required' in page
     assert 'id="reject-form"' in page and 'id="override-form"' in page
     assert 'id="save-boxes"' in page and 'data-save-url="/review/photos/' in page
@@ -477,3 +477,90 @@ def test_audit_log_filters_and_pages(app):
     ana = app.test_client()
     login(ana, "ana@example.org")
     assert ana.get("/review/audit").status_code == 403
+
+
+# --- Approved and waiting for the claim window; stay or go on (issue 14) ------------------
+
+#: Dates as pages must not write them: ISO days, and days with a leading zero.
+_ISO_OR_ZERO = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b0\d (January|February|March|April|May|"
+                          r"June|July|August|September|October|November|December)\b")
+
+
+def test_an_approved_photo_waiting_for_its_window_leaves_the_queue(app):
+    """Approved during the claim window: out of "Photos waiting for review", in its own
+    list with "approved, public on <the window's end>", no second Approve; the workspace
+    says the same, once, and can release it early with a reason."""
+    from archive import release
+    from archive.date_words import moment
+
+    ids = setup(app)
+    waiting = new_photo(app, ids["recent"], ids["ana"], minutes=1)
+    other = new_photo(app, ids["recent"], ids["bob"], minutes=2)
+    mod = moderator_client(app)
+    response = post(mod, f"/review/photos/{waiting}/approve", {"return_to": "/review/"},
+                    follow_redirects=True)
+    page = response.get_data(as_text=True)
+    with app.app_context():
+        photo = photo_of(waiting)
+        assert photo.approved_at is not None and photo.state == "in_review"
+        ends = moment(release.claim_window_ends(photo.event))
+    assert f"Photo {waiting} approved: it is public on {ends}" in flashes(page)
+    assert rows(page) == [other]
+    waiting_list = page.split('id="waiting"', 1)[1].split('id="approved"', 1)[0]
+    assert waiting not in waiting_list
+    approved = page.split('id="approved-list"', 1)[1].split("</ul>", 1)[0]
+    assert f'id="approved-{waiting}"' in approved
+    assert f"approved, public on {ends}" in approved
+    assert "Approve" not in approved and 'id="approve-' + waiting not in page
+    assert not _ISO_OR_ZERO.search(page), _ISO_OR_ZERO.search(page)
+
+    page = mod.get(f"/review/photos/{waiting}").get_data(as_text=True)
+    state = page.split('id="photo-state">', 1)[1].split("</span>", 1)[0]
+    assert state == f"approved, public on {ends}"
+    assert 'id="approve-form"' not in page and 'id="approve-button"' not in page
+    assert 'id="reject-form"' in page and "Release now: skip the claim window" in page
+    assert not _ISO_OR_ZERO.search(page), _ISO_OR_ZERO.search(page)
+
+    # Released early: a reason is required, and it is public at once.
+    response = post(mod, f"/review/photos/{waiting}/skip-window",
+                    {"skip_reason": " ", "return_to": f"/review/photos/{waiting}"},
+                    follow_redirects=True)
+    assert "give a reason" in flashes(response.get_data(as_text=True))
+    response = post(mod, f"/review/photos/{waiting}/skip-window",
+                    {"skip_reason": "The organisers asked.",
+                     "return_to": f"/review/photos/{waiting}"})
+    assert response.location.endswith(f"/review/photos/{waiting}")
+    with app.app_context():
+        assert photo_of(waiting).state == "released"
+        assert [e.object_id for e in audits("photo.skip_claim_window")] == [waiting]
+    assert f'id="approved-{waiting}"' not in mod.get("/review/").get_data(as_text=True)
+
+
+def test_after_a_decision_the_moderator_stays_or_goes_on_as_chosen_and_remembered(app):
+    ids = setup(app)
+    refs = [new_photo(app, ids["past"], ids["ana"], minutes=i) for i in range(5)]
+    mod = moderator_client(app)
+
+    def decide(ref: str, what: str = "approve", **form) -> str:
+        form.setdefault("return_to", f"/review/photos/{ref}")
+        response = post(mod, f"/review/photos/{ref}/{what}", form)
+        assert response.status_code == 302
+        return response.location.removeprefix("http://localhost")
+
+    page = mod.get(f"/review/photos/{refs[0]}").get_data(as_text=True)
+    assert 'id="then-stay" checked' in page and 'id="then-next" checked' not in page
+    assert decide(refs[0]) == f"/review/photos/{refs[0]}"  # by default: stay
+    assert decide(refs[1], then="next") == f"/review/photos/{refs[2]}"
+    # Remembered: the next page offers "next" checked, and a form without it goes on.
+    page = mod.get(f"/review/photos/{refs[2]}").get_data(as_text=True)
+    assert 'id="then-next" checked' in page
+    assert 'name="then" value="next" class="then-copy"' in page  # the reject form's copy
+    assert decide(refs[2], "reject") == f"/review/photos/{refs[3]}"
+    assert decide(refs[3], then="stay") == f"/review/photos/{refs[3]}"
+    assert decide(refs[4], "reject") == f"/review/photos/{refs[4]}"
+    # The session holds only the choice; the flash names the photo it is about.
+    with mod.session_transaction() as session:
+        assert session["review_then"] == "stay"
+    # From the queue, a decision goes back to the queue whatever the choice.
+    other = new_photo(app, ids["past"], ids["bob"], minutes=9)
+    assert decide(other, return_to="/review/") == "/review/"

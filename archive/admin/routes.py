@@ -144,10 +144,17 @@ def event_detail(event_id: int):
 @admin_required
 def rotate_review_link(event_id: int):
     event = _get(Event, event_id)
+    back = url_for("admin.event_detail", event_id=event.id) + "#review-link-section"
+    if request.form.get("confirm") != "yes":
+        # The form's checkbox is required; a post without it (no browser check, an old
+        # page) changes nothing: everyone holding the link would lose it.
+        flash("Nothing changed: to make a new review link, tick the box that says everyone "
+              "holding the current link loses access.", "error")
+        return redirect(back)
     claims.rotate_review_token(event, current_user)
     flash("A new review link is made. The old link stopped working at once: share the new "
           "one with the organisers and attendees.", "info")
-    return redirect(url_for("admin.event_detail", event_id=event.id) + "#review-link-section")
+    return redirect(back)
 
 
 @bp.route("/events/<int:event_id>/members", methods=["POST"])

@@ -14,7 +14,7 @@ from sqlalchemy import and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
-from .. import api_tokens, photos, release
+from .. import api_tokens, photos, release, release_words
 from ..extensions import db, hashed_remote_address, limiter
 from ..imaging.pipeline import PUBLIC_MAX_SIDE
 from ..metadata_words import removed_words
@@ -325,7 +325,7 @@ def photo(ref: str):
         "metadata_removed": {k: bool(v) for k, v in (p.metadata_found or {}).items()},
         "metadata_removed_words": removed_words(p.metadata_found),
         "public": public,
-        "release_blockers": release.blockers(p),
+        "release_blockers": release_words.blockers(p),
         "public_url": url_for("gallery.photo", ref=p.ref, _external=True) if public else None,
         "public_image": _public_url(p.derivative_key) if public else None,
     })

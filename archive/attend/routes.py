@@ -15,6 +15,8 @@ from flask import (
     Response,
     abort,
     flash,
+    g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -125,10 +127,18 @@ def _private(response: Response) -> Response:
 # --- lookups ------------------------------------------------------------------------------
 
 
+def dead_link() -> Response:
+    """What a review link that opens no event answers, whether it was replaced, mistyped
+    or never made: one page, one status, byte for byte (no session token on it), so
+    that it never tells whether a link existed. It says what to do."""
+    g.shared_page = True
+    return make_response(render_template("attend/dead_link.html"), 404)
+
+
 def _event(token: str) -> Event:
     event = claims.event_by_review_token(token)
     if event is None:
-        abort(404)
+        abort(dead_link())
     return event
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .. import accounts, api_tokens
@@ -74,15 +74,21 @@ def logout():
 def accept_invitation(token: str):
     invitation = accounts.find_invitation(token)
     if invitation is None:
-        abort(404)
+        # Used, expired, withdrawn or never made: one page and one status for all, byte
+        # for byte (no session token on it), saying what to do.
+        g.shared_page = True
+        return render_template("auth/dead_invitation.html"), 404
     if current_user.is_authenticated:
         end_browser_session()
     form = AcceptInvitationForm()
+    credited = accounts.takes_credit(invitation.role)
+    if not credited:
+        del form.credit_name  # only photographers are credited on released photos
     if form.validate_on_submit():
         try:
             user = accounts.accept_invitation(invitation, form.email.data,
                                               form.display_name.data, form.password.data,
-                                              form.credit_name.data)
+                                              form.credit_name.data if credited else None)
         except ValueError as err:
             flash(str(err), "error")
         else:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import claims, release
+from .. import claims, release, release_words
 from ..access import moderator_required
 from ..extensions import db
 from ..models import Claim, ClaimKind, ClaimStatus, Face, Photo, utcnow
@@ -126,7 +126,7 @@ def claim(claim_id: int):
         others=others, kind_words=KIND_WORDS, status_words=STATUS_WORDS,
         source_words=SOURCE_WORDS, verify_how=claims.VERIFY_HOW,
         takedown_reasons=claims.TAKEDOWN_REASONS, age_words=age_words,
-        blockers=release.blockers(photo), is_public=release.is_public(photo),
+        blockers=release_words.blockers(photo), is_public=release.is_public(photo),
         max_text=claims.MAX_TEXT)
 
 

@@ -20,6 +20,7 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
 from flask_login import current_user
@@ -27,9 +28,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import face_edits, release, review_queue
+from .. import face_edits, release, release_words, review_queue
 from ..access import moderator_required
 from ..audit_search import AuditFilters, action_choices, audit_page
+from ..date_words import moment
 from ..extensions import db
 from ..imaging.pipeline import PUBLIC_MAX_SIDE
 from ..metadata_words import removed_words
@@ -69,6 +71,7 @@ def _refused(err: Exception) -> None:
 def queue():
     filters = QueueFilters.from_args(request.args)
     photos = review_queue.queue_photos(filters)
+    approved = review_queue.queue_photos(filters, approved=True)
     # Hidden photos: a removal request is open, or the archive held them (too many
     # claims at once) until a moderator releases the hold.
     hidden = db.session.scalars(
@@ -82,7 +85,10 @@ def queue():
         claims_waiting=sum(open_claims.values()), removed_words=removed_words,
         filters=filters, events=events, photographers=photographers,
         total=review_queue.count_queue(filters), limit=review_queue.QUEUE_LIMIT,
-        blockers={p.id: release.blockers(p) for p in photos}, short=review_queue.short,
+        approved=approved, standing={p.id: review_queue.standing(p) for p in approved},
+        held={p.id: review_queue.blockers_besides_approval(p) for p in approved},
+        blockers={p.id: release_words.blockers(p) for p in photos},
+        short=review_queue.short,
         window_open=release.window_open, window_ends=release.claim_window_ends,
         queue_url=url_for("review.queue", **filters.query_args()))
 
@@ -125,8 +131,9 @@ def workspace(ref: str):
     return render_template(
         "review/workspace.html", photo=photo, faces=faces, filters=filters,
         query=filters.query_args(), following=following,
-        blockers=release.blockers(photo), is_public=release.is_public(photo),
+        blockers=release_words.blockers(photo), is_public=release.is_public(photo),
         next_step=review_queue.next_step(photo), window_open=release.window_open(photo),
+        standing=review_queue.standing(photo), then=_remembered_then(),
         window_ends=release.claim_window_ends(photo.event),
         can_decide=release.can_decide(photo),
         self_check_blocks=release.self_check_blocks(photo),
@@ -140,10 +147,32 @@ def workspace(ref: str):
                   if following else url_for("review.queue", **filters.query_args())))
 
 
+#: After a decision in the workspace: stay on the photo (its new state is shown there)
+#: or open the next one of the queue. The moderator's choice is kept in the session.
+THEN_CHOICES = ("stay", "next")
+THEN_SESSION_KEY = "review_then"
+
+
+def _remembered_then() -> str:
+    choice = session.get(THEN_SESSION_KEY)
+    return choice if choice in THEN_CHOICES else "stay"
+
+
+def _then() -> str:
+    """The form's choice (remembered for the next photos), else the remembered one."""
+    choice = request.form.get("then")
+    if choice in THEN_CHOICES:
+        session[THEN_SESSION_KEY] = choice
+        return choice
+    return _remembered_then()
+
+
+
 def _after_decision(photo: Photo) -> str:
-    """From the workspace, a decision moves on to the next photo of the queue."""
+    """From the workspace, a decision stays on the photo or moves on to the next photo
+    of the queue, as the moderator chose."""
     back = _return_to(url_for("review.queue"))
-    if request.form.get("then") == "next" and back.startswith("/review/photos/"):
+    if _then() == "next" and back.startswith("/review/photos/"):
         filters = QueueFilters.from_args(request.form)
         following = review_queue.next_in_queue(photo, filters)
         if following is not None:
@@ -163,10 +192,34 @@ def approve(ref: str):
     except (ValueError, StaleDataError) as err:
         _refused(err)
         return redirect(_return_to(url_for("review.queue")))
-    if release.is_public(photo):
-        flash("Approved: the photo is public now.", "info")
+    placed = review_queue.standing(photo)
+    if placed == review_queue.Standing.PUBLIC:
+        flash(f"Photo {photo.ref} approved: it is public now.", "info")
+    elif placed == review_queue.Standing.APPROVED_WINDOW:
+        flash(f"Photo {photo.ref} approved: it is public on "
+              f"{moment(release.claim_window_ends(photo.event))}, when the event's claim "
+              "window closes.", "info")
     else:
-        flash("Approved. Not public yet: " + " ".join(release.blockers(photo)), "info")
+        flash(f"Photo {photo.ref} approved. Not public yet: "
+              + " ".join(release_words.blockers(photo)), "info")
+    return redirect(_after_decision(photo))
+
+
+@bp.route("/photos/<ref>/skip-window", methods=["POST"])
+@moderator_required
+def skip_window(ref: str):
+    """Release an approved photo before its claim window closes (a reason is required)."""
+    photo = _photo(ref)
+    try:
+        release.skip_claim_window(photo, current_user, request.form.get("skip_reason"))
+    except (ValueError, StaleDataError) as err:
+        _refused(err)
+        return redirect(_return_to(url_for("review.workspace", ref=photo.ref)))
+    if release.is_public(photo):
+        flash(f"Photo {photo.ref}: the claim window is skipped, it is public now.", "info")
+    else:
+        flash(f"Photo {photo.ref}: the claim window is skipped. Not public yet: "
+              + " ".join(release_words.blockers(photo)), "info")
     return redirect(_after_decision(photo))
 
 
@@ -180,10 +233,10 @@ def reject(ref: str):
         _refused(err)
         return redirect(_return_to(url_for("review.queue")))
     if photo.state == PhotoState.PURGED:
-        flash("Rejected, and every file of it deleted: the event deletes rejected photos "
-              "at once.", "info")
+        flash(f"Photo {photo.ref} rejected, and every file of it deleted: the event "
+              "deletes rejected photos at once.", "info")
     else:
-        flash("Rejected: the photo will not be published.", "info")
+        flash(f"Photo {photo.ref} rejected: it will not be published.", "info")
     return redirect(_after_decision(photo))
 
 

@@ -23,6 +23,16 @@
     skip.addEventListener("change", function () { skipReason.required = skip.checked; });
   }
 
+  // --- The workspace: "after approving or rejecting" is one choice for every decision
+  // form (the server remembers it; the other forms carry a copy of it). ---
+  document.querySelectorAll("input[name=then][type=radio]").forEach(function (radio) {
+    radio.addEventListener("change", function () {
+      document.querySelectorAll("input.then-copy").forEach(function (copy) {
+        copy.value = radio.value;
+      });
+    });
+  });
+
   // --- The workspace. ---
   var stage = document.getElementById("stage-master");
   var svg = document.getElementById("face-svg");

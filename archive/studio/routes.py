@@ -140,7 +140,7 @@ def photo(ref: str):
     p = _own_photo(ref)
     return render_template("studio/photo.html", photo=p, status=photos.status_of(p),
                            removed=removed_words(p.metadata_found),
-                           blockers=release.blockers(p), is_public=release.is_public(p),
+                           blockers=release_words.blockers(p), is_public=release.is_public(p),
                            claims=_claims_seen_by_photographer(p),
                            pending_releases=_pending_releases(p),
                            can_release=p.state in claims.CLAIMABLE_STATES,
