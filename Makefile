@@ -34,9 +34,13 @@ system-deps:
 run: $(STAMP)
 	$(BIN)/protest-archive start
 
+# Tests run side by side (pytest-xdist): most wait on real servers, workers and browsers,
+# so more processes than cores help. Each has its own database schema and queue names.
+PYTEST_WORKERS ?= 4
+
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -249,6 +249,29 @@ def client(app):
     return app.test_client()
 
 
+#: The longest tests (``pytest --durations``), started first so that, run side by side
+#: (pytest-xdist, ``make test``), none of them is left running alone at the end.
+LONGEST_FIRST = (
+    "tests/test_crash_points.py",
+    "tests/test_exif_samples.py",
+    "tests/test_scaled_setup.py",
+    "tests/test_access.py::test_every_route_as_every_role",
+    "tests/test_hardening_small.py::test_finding_12",
+    "tests/test_browser_",
+    "tests/test_no_traces.py::test_claims_and_takedowns_leave_no_trace",
+    "tests/test_shared_limits.py",
+    "tests/test_files_and_caches.py",
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    def rank(item) -> int:
+        return next((i for i, prefix in enumerate(LONGEST_FIRST)
+                     if item.nodeid.startswith(prefix)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: the rest keep their order
+
+
 def pytest_sessionfinish(session) -> None:
     """On a pytest-xdist worker: hand this worker's counts to the controller."""
     output = getattr(session.config, "workeroutput", None)

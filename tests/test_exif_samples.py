@@ -16,7 +16,11 @@ from PIL import Image
 from .conftest import SHARED, metadata_tags
 
 SAMPLES = SHARED / "exif-samples"
-pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/exif-samples absent")
+pytestmark = [
+    pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/exif-samples absent"),
+    # One worker runs the whole module: its fixture scrubs the folder once (pytest-xdist).
+    pytest.mark.xdist_group("exif-samples"),
+]
 CLI = str(Path(sys.executable).with_name("protest-archive"))
 
 
