@@ -41,6 +41,8 @@ def test_upload_review_release(app, client, astronaut, tmp_path):
     page = client.get(body["page_url"]).get_data(as_text=True)
     assert "Removed: GPS position" in page and "camera or lens serial number" in page
     assert "IMG_20170422" not in page
+    # Where it stands, as on the photographer's grid (issue 14).
+    assert 'data-standing="in_review"' in page and "Waiting for a moderator." in page
 
     # Not public before a moderator approves.
     assert client.get(f"/photos/{body['id']}").status_code == 404
@@ -69,6 +71,11 @@ def test_upload_review_release(app, client, astronaut, tmp_path):
     assert b"CAM-SN" not in download.data and b"theatre" not in download.data
     with Image.open(io.BytesIO(download.data)) as im:
         assert im.size == (512, 512)
+
+    login(client, "ana@example.org")
+    page = client.get(body["page_url"]).get_data(as_text=True)
+    assert 'data-standing="public"' in page and "Anyone can see it." in page
+    post(client, "/logout")
 
     event_page = client.get("/events/may-day").get_data(as_text=True)
     assert body["id"] in event_page

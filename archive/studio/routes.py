@@ -138,7 +138,10 @@ def _pending_releases(photo: Photo) -> set[int]:
 @login_required
 def photo(ref: str):
     p = _own_photo(ref)
+    where, why = release.standing(p)
     return render_template("studio/photo.html", photo=p, status=photos.status_of(p),
+                           standing=(where, release_words.STANDING_WORDS[where],
+                                     release_words.standing_line(where, why)),
                            removed=removed_words(p.metadata_found),
                            blockers=release_words.blockers(p), is_public=release.is_public(p),
                            claims=_claims_seen_by_photographer(p),
