@@ -357,6 +357,7 @@ def faces_payload(w: World, ref: str, *extra: list[int]) -> dict:
 ACCESS_TABLE: list[Case] = [
     # --- Public pages: released things for everyone, unreleased things for nobody.
     Case("static", "GET", lambda w: "/static/style.css", PUBLIC),
+    Case("_favicon", "GET", lambda w: "/favicon.ico", (301,) * 5),  # to the static icon
     Case("gallery.index", "GET", lambda w: "/", PUBLIC),
     Case("gallery.event", "GET", lambda w: f"/events/{w.event_slug}", PUBLIC),
     Case("gallery.event", "GET", lambda w: f"/events/{w.closed_slug}", GONE,
