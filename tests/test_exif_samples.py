@@ -3,7 +3,9 @@ them scrub clean by exiftool's reading, upright, and the invalid ones fail clear
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import subprocess
 import sys
 import time
@@ -16,18 +18,32 @@ from PIL import Image
 from .conftest import SHARED, metadata_tags
 
 SAMPLES = SHARED / "exif-samples"
-pytestmark = [
-    pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/exif-samples absent"),
-    # One worker runs the whole module: its fixture scrubs the folder once (pytest-xdist).
-    pytest.mark.xdist_group("exif-samples"),
-]
+pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/exif-samples absent")
 CLI = str(Path(sys.executable).with_name("protest-archive"))
 
 
 @pytest.fixture(scope="module")
 def scrubbed(tmp_path_factory) -> tuple[dict, float]:
-    """Scrub the whole sample folder in one CLI run, as a photographer would."""
-    out = tmp_path_factory.mktemp("samples")
+    """Scrub the whole sample folder in one CLI run, as a photographer would.
+
+    Run side by side (pytest-xdist, ``make test``), the module's tests may land on
+    several workers: the first scrubs, under a lock, in the run's shared temporary
+    folder, and the others read its report (one scrub per run, not one per worker).
+    """
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:
+        return _scrub(tmp_path_factory.mktemp("samples"))
+    shared = tmp_path_factory.getbasetemp().parent / f"exif-samples-{run}"
+    shared.mkdir(exist_ok=True)
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "done.json").exists():
+            (shared / "done.json").write_text(json.dumps(_scrub(shared)))
+        report, elapsed = json.loads((shared / "done.json").read_text())
+    return report, elapsed
+
+
+def _scrub(out: Path) -> tuple[dict, float]:
     started = time.monotonic()
     result = subprocess.run(
         [CLI, "scrub", str(SAMPLES), "--out", str(out / "o"), "--report", str(out / "r.json")],
