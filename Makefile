@@ -36,11 +36,13 @@ run: $(STAMP)
 
 # Tests run side by side (pytest-xdist): most wait on real servers, workers and browsers,
 # so more processes than cores help. Each has its own database schema and queue names.
+# One test at a time to each process, longest first (tests/conftest.py), so that no long
+# test is left running alone at the end.
 PYTEST_WORKERS ?= 4
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxschedchunk 1
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -185,12 +185,6 @@ class TestingConfig(Config):
     RATELIMIT_ENABLED = False
     #: Off whatever the shell says: tests that encrypt pass their own keys.
     MASTER_KEYS: tuple[str, ...] = ()
-    #: The web tests check what happens to photos, not how well faces are found: they
-    #: run the two-pass engine an operator may also choose (about 40% less detection
-    #: work than "fused"). The default detector is tested where detection is the point
-    #: (tests/test_faces_obscuring.py, test_detector_models.py, the scrub CLI and every
-    #: test with real server and worker processes, which run the production config).
-    DETECTOR = "centerface-2"
 
 
 def config_from(config: type | Mapping[str, Any] | None) -> dict[str, Any]:
