@@ -31,7 +31,13 @@ from sqlalchemy import select
 
 from archive.failpoints import POINTS
 from tests.conftest import ASTRONAUT_FACE, make_app, record_kill_points
-from tests.test_scaled_setup import distinct_photos, files_under, start_worker, stop_worker
+from tests.test_scaled_setup import (
+    PHOTO_SIDE,
+    distinct_photos,
+    files_under,
+    start_worker,
+    stop_worker,
+)
 from tests.web_client import make_event, make_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -43,8 +49,7 @@ LEASE = 4
 #: and the photo as uploaded: below CLEAR it is the face itself (JPEG re-encoding only,
 #: about 1 to 3); an obscured face differs by about 35.
 CLEAR = 12.0
-SIDE = 480
-FACE = tuple(round(v * SIDE / 512) for v in ASTRONAUT_FACE)
+FACE = tuple(round(v * PHOTO_SIDE / 512) for v in ASTRONAUT_FACE)
 
 
 def clear_faces(uploads: Path, original: np.ndarray) -> list[str]:
