@@ -834,8 +834,12 @@ def path_problems(world: World) -> list[str]:
         keys = get_store().keys()
     assert set(world.keys.values()) <= set(keys)
     paths = []
-    for key in keys:
-        area, name = key.split("/")
+    # Every way of reaching a file by its path, tried on one file of each area (the
+    # router treats every name alike: all files tripled the test's time, 12,000
+    # requests, and found nothing more); every private file's name under /media/.
+    one_per_area = {key.split("/")[0]: key for key in sorted(keys)}
+    for key in one_per_area.values():
+        name = key.split("/")[1]
         encoded = key.replace("/", "%2F")
         paths += [
             f"/uploads/{key}", f"/{key}", f"/{name}", f"/static/{key}",
@@ -845,8 +849,7 @@ def path_problems(world: World) -> list[str]:
             f"/photos/..%2F{encoded}", f"/review/photos/..%2F..%2F{encoded}",
             f"/studio/photos/../../uploads/{key}",
         ]
-        if area == "private":
-            paths.append(f"/media/{name}")
+    paths += [f"/media/{key.split('/')[1]}" for key in keys if key.startswith("private/")]
     for name in ("archive.db", "queue.db", "secret_key"):
         paths += [f"/instance/{name}", f"/static/../instance/{name}",
                   f"/static/..%2F..%2Finstance%2F{name}"]

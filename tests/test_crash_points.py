@@ -182,8 +182,10 @@ def test_finding_1_and_2_a_worker_killed_at_every_point_leaves_no_clear_face(liv
         old_media = f"/media/{before.derivative_key.removeprefix('public/')}"
         assert public.get(old_media).status_code == 200
         with app.app_context():
+            # A new box below the face each time (in the photo's pixels, 5 render points).
             claims.make_claim(db.session.get(Photo, photo_id), "missed_face",
-                              box=(20 + 40 * k, 380, 70 + 40 * k, 440))
+                              box=tuple(round(v * PHOTO_SIDE / 480) for v in
+                                        (20 + 40 * k, 380, 70 + 40 * k, 440)))
         killed_at(live, point)
         tried.append(point)
         # The master was decrypted in memory only: no clear face anywhere, not even in
