@@ -38,7 +38,7 @@ run: $(STAMP)
 # so more processes than cores help. Each has its own database schema and queue names.
 # One test at a time to each process, longest first (tests/conftest.py), so that no long
 # test is left running alone at the end.
-PYTEST_WORKERS ?= 6
+PYTEST_WORKERS ?= 4
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .

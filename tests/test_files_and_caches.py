@@ -96,7 +96,7 @@ class Live:
             try:
                 requests.get(f"{self.url}/login", timeout=5)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # starting, or busy
                 time.sleep(0.3)
         raise AssertionError("serve did not answer:\n" + self.log())
 

@@ -180,7 +180,7 @@ def serving(tmp: Path, **env: str) -> Iterator[str]:
             try:
                 requests.get(url + "/login", timeout=5)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # starting, or busy
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError((tmp / "serve.log").read_text()) from None
                 time.sleep(0.2)

@@ -110,7 +110,7 @@ def live(request, tmp_path) -> Iterator[Live]:
         deadline = time.monotonic() + 90
         while True:
             assert proc.poll() is None, log.read_text()
-            with contextlib.suppress(requests.ConnectionError):
+            with contextlib.suppress(requests.ConnectionError, requests.Timeout):
                 if requests.get(f"{url}/login", timeout=10).status_code == 200:
                     break
             assert time.monotonic() < deadline, "the server did not start:\n" + log.read_text()
