@@ -12,12 +12,18 @@ ARCHIVE_KEEP_SCREENSHOTS set).
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import make_app
-from tests.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS, Server, _login, _screens
+from tests.test_browser_e2e import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Server,
+    _login,
+    _screens,
+    require_chromium,
+)
 from tests.test_browser_moderator import SIZES, look
 from tests.test_workspace_web import new_photo
 from tests.web_client import make_event, make_user
@@ -25,9 +31,7 @@ from tests.web_client import make_event, make_user
 
 @pytest.mark.parametrize("size", list(SIZES))
 def test_attendee_path(tmp_path, size):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian's Chromium is required at {CHROMIUM} for the browser test "
-                    "(`make test` installs it: apt-get install chromium)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     from archive.extensions import db

@@ -17,12 +17,19 @@ import io
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 from sqlalchemy import select
 
 from tests.conftest import face_composite, make_app
-from tests.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS, PHONE_WIDTH, Server, _login, _screens
+from tests.test_browser_e2e import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PHONE_WIDTH,
+    Server,
+    _login,
+    _screens,
+    require_chromium,
+)
 from tests.web_client import login, make_event, make_user, upload
 
 CANVAS = (1200, 800)
@@ -57,9 +64,7 @@ def _detected_for(faces, pasted) -> int:
 
 
 def test_claims_story_in_the_browser(tmp_path, astronaut):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian's Chromium is required at {CHROMIUM} for the browser test "
-                    "(`make test` installs it: apt-get install chromium)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     from archive.extensions import db

@@ -91,6 +91,13 @@ class Server:
         self.http.server_close()
 
 
+def require_chromium() -> None:
+    """Fail, not skip, without Debian's Chromium: `make test` installs it."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Debian's Chromium is required at {CHROMIUM} for the browser test "
+                    "(`make test` installs it: apt-get install chromium)")
+
+
 def _screens(tmp_path: Path):
     folder = tmp_path / "screenshots"
     folder.mkdir()
@@ -159,9 +166,7 @@ def _drop(page, files: list[dict]) -> None:
 
 
 def test_browser_upload_review_release(tmp_path, astronaut):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian's Chromium is required at {CHROMIUM} for the browser test "
-                    "(`make test` installs it: apt-get install chromium)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     from archive.extensions import db

@@ -18,12 +18,19 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import make_app
-from tests.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS, PHONE_WIDTH, Server, _login, _screens
+from tests.test_browser_e2e import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PHONE_WIDTH,
+    Server,
+    _login,
+    _screens,
+    require_chromium,
+)
 from tests.test_workspace_web import new_photo
 from tests.web_client import PASSWORD, make_event, make_user
 
@@ -63,9 +70,7 @@ def look(page, shot, name: str, width: int) -> str:
 
 @pytest.mark.parametrize("size", list(SIZES))
 def test_moderator_path(tmp_path, size):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian's Chromium is required at {CHROMIUM} for the browser test "
-                    "(`make test` installs it: apt-get install chromium)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     from archive import release

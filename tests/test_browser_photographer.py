@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, time, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,6 +35,7 @@ from tests.test_browser_e2e import (
     _drop,
     _login,
     _screens,
+    require_chromium,
 )
 from tests.web_client import login, make_event, make_user, upload
 
@@ -91,9 +91,7 @@ def _grey(img: Image.Image, box) -> np.ndarray:
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_photographer_path(tmp_path, astronaut, size):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian's Chromium is required at {CHROMIUM} for the browser test "
-                    "(`make test` installs it: apt-get install chromium)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     from archive.extensions import db

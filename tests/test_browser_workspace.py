@@ -12,7 +12,6 @@ Screenshots: ``<tmp_path>/screenshots`` (laptop and 390 px wide; also
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +19,15 @@ from PIL import Image
 from sqlalchemy import select
 
 from tests.conftest import face_composite, make_app
-from tests.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS, PHONE_WIDTH, Server, _login, _screens
+from tests.test_browser_e2e import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PHONE_WIDTH,
+    Server,
+    _login,
+    _screens,
+    require_chromium,
+)
 from tests.web_client import login, make_event, make_user, upload
 
 CANVAS = (1200, 800)
@@ -76,9 +83,7 @@ def _away_from(boxes, shape, grow: float = 0.5) -> np.ndarray:
 
 
 def test_drawing_moving_saving_and_approving_a_box(tmp_path, astronaut):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian's Chromium is required at {CHROMIUM} for the browser test "
-                    "(`make test` installs it: apt-get install chromium)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     from archive.extensions import db
