@@ -564,3 +564,8 @@ def test_after_a_decision_the_moderator_stays_or_goes_on_as_chosen_and_remembere
     # From the queue, a decision goes back to the queue whatever the choice.
     other = new_photo(app, ids["past"], ids["bob"], minutes=9)
     assert decide(other, return_to="/review/") == "/review/"
+    # A choice the form does not offer is ignored, and never kept in the session.
+    hostile = new_photo(app, ids["past"], ids["bob"], minutes=10)
+    assert decide(hostile, then="//evil.example/<b>") == f"/review/photos/{hostile}"
+    with mod.session_transaction() as session:
+        assert session["review_then"] == "stay"
