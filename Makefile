@@ -15,6 +15,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# The Russian and Persian catalogues, compiled from their text files (never committed).
+PO := $(wildcard archive/translations/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+$(MO): $(PO) $(STAMP)
+	$(BIN)/protest-archive translate compile
+
 # exiftool is the independent metadata reader the tests check against; Debian's chromium
 # runs the browser test (tests/test_browser_e2e.py).
 system-deps:
@@ -31,7 +37,7 @@ system-deps:
 
 # Upgrade the database, make the first admin on the first run (its one-time password is
 # printed), then run the web server and the worker together; Ctrl-C stops both.
-run: $(STAMP)
+run: $(STAMP) $(MO)
 	$(BIN)/protest-archive start
 
 # Tests run side by side (pytest-xdist): most wait on real servers, workers and browsers,
@@ -40,7 +46,7 @@ run: $(STAMP)
 # test is left running alone at the end.
 PYTEST_WORKERS ?= 4
 
-test: $(STAMP) system-deps
+test: $(STAMP) $(MO) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --maxschedchunk 1
 
@@ -54,4 +60,4 @@ bench-speed: $(STAMP)
 	$(BIN)/python bench/speed.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info $(MO)

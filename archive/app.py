@@ -23,6 +23,7 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
 from sqlalchemy.exc import OperationalError
@@ -34,16 +35,18 @@ from config import ROOT, config_from, imaging_settings
 # erasure registers its session listeners on import.
 from . import (  # noqa: F401
     accounts,
+    catalogues,
     cdn_purge,
     date_words,
     erasure,
     file_modes,
+    languages,
     log_privacy,
     notify,
     queue,
     rate_counters,
 )
-from .extensions import csrf, db, limiter, login_manager
+from .extensions import babel, csrf, db, limiter, login_manager
 from .models import User
 from .storage import BlobCipher, UnreadableBlob
 
@@ -195,7 +198,11 @@ def create_app(config: Any = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please log in to see this page."
+    login_manager.login_message = lazy_gettext("Please log in to see this page.")
+    # `make` compiles the catalogues; an install by other means gets them on first start.
+    catalogues.compile_all(only_stale=True)
+    languages.register(app, babel)
+    csrf.exempt(languages.bp)
     queue.configure(app)
 
     from . import cli_commands

@@ -14,6 +14,8 @@ from pathlib import Path
 import click
 from flask.cli import FlaskGroup
 
+from archive import catalogues
+
 
 def _create_app():
     from archive import create_app
@@ -115,6 +117,39 @@ def _check_report_path(report: Path, planned: list) -> None:
     report.parent.mkdir(parents=True, exist_ok=True)
     if not os.access(report.parent, os.W_OK):
         raise click.UsageError(f"cannot write the report in {report.parent}")
+
+
+@main.group(cls=click.Group)
+def translate() -> None:
+    """The Russian and Persian catalogues (archive/translations/)."""
+
+
+@translate.command("update")
+def translate_update() -> None:
+    """Add new English strings to every catalogue (they arrive untranslated)."""
+    for code, missing in catalogues.update().items():
+        click.echo(f"{catalogues.po_path(code).relative_to(catalogues.ROOT)}: "
+                   f"{missing} strings to translate or check")
+
+
+@translate.command("compile")
+def translate_compile() -> None:
+    """Build the messages.mo files the web server reads."""
+    for path in catalogues.compile_all():
+        click.echo(f"wrote {path.relative_to(catalogues.ROOT)}")
+
+
+@translate.command("check")
+def translate_check() -> None:
+    """Fail if a catalogue misses, leaves empty or marks fuzzy any string."""
+    template = catalogues.extract()
+    problems = [p for code in catalogues.translated()
+                for p in catalogues.problems_of(code, template)]
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{len(template)} strings, every catalogue complete")
 
 
 if __name__ == "__main__":

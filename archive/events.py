@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import date
 
+from slugify import slugify as python_slugify
 from sqlalchemy import select
 
 from . import audit
@@ -15,13 +14,18 @@ from .models import Event, User
 #: Settings whose new value the audit entry names (the rest are named, not quoted: a
 #: description is free text and belongs on the event page, not in the log).
 AUDITED_SETTINGS = ("claim_window_days", "purge_masters_after_days", "purge_rejected",
-                    "allow_photographer_releases", "licence", "date")
+                    "allow_photographer_releases", "licence", "date", "language")
+
+
+def slug_base(name: str) -> str:
+    """A readable address part from a title in any script: «Марш солидарности» gives
+    ``marsh-solidarnosti``; a title with no letter or digit at all (emoji) gives
+    ``event``. The date and a number keep two events apart (:func:`slugify`)."""
+    return python_slugify(name, max_length=80, word_boundary=True) or "event"
 
 
 def slugify(name: str, day: date) -> str:
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "event"
-    slug = f"{day.isoformat()}-{base}"
+    slug = f"{day.isoformat()}-{slug_base(name)}"
     n = 2
     candidate = slug
     while db.session.scalars(select(Event.id).where(Event.slug == candidate)).first():

@@ -180,6 +180,9 @@ class Event(db.Model):
     #: A photographer's recorded release counts as verified consent without a moderator.
     allow_photographer_releases: Mapped[bool] = mapped_column(default=False)
     licence: Mapped[str] = mapped_column(String(80), default="CC BY-NC 4.0")
+    #: The language of its review link and public pages (archive.languages), below the
+    #: reader's own choice; None lets the browser's Accept-Language decide.
+    language: Mapped[str | None] = mapped_column(String(8))
     #: Retention: delete a released photo's private master this many days after its
     #: release (None keeps masters until someone deletes the photo).
     purge_masters_after_days: Mapped[int | None] = mapped_column(default=30)

@@ -358,6 +358,9 @@ ACCESS_TABLE: list[Case] = [
     # --- Public pages: released things for everyone, unreleased things for nobody.
     Case("static", "GET", lambda w: "/static/style.css", PUBLIC),
     Case("_favicon", "GET", lambda w: "/favicon.ico", (301,) * 5),  # to the static icon
+    # Anyone may choose a language; it only sets a cookie holding the language's code.
+    Case("languages.switch", "POST", lambda w: "/language", (303,) * 5,
+         data=lambda w: {"lang": "ru"}),
     Case("gallery.index", "GET", lambda w: "/", PUBLIC),
     Case("gallery.event", "GET", lambda w: f"/events/{w.event_slug}", PUBLIC),
     Case("gallery.event", "GET", lambda w: f"/events/{w.closed_slug}", GONE,
@@ -974,6 +977,10 @@ CSRF_ATTEMPTS: dict[str, Callable[[World], tuple[str, dict]]] = {
 #: ignores the session cookie, so a forged cross-site request carries nothing it
 #: accepts (refused 401, not 400), and its control call sends a token instead.
 BEARER_ONLY: dict[str, int] = {"api.upload": 401}
+#: POST routes exempt from CSRF because they change nothing on the server: the language
+#: switcher only sets the caller's own ``lang`` cookie (it is on shared public pages,
+#: which carry no token). Checked below to change no row, file or session.
+COOKIE_ONLY = {"languages.switch"}
 
 
 def snapshot(app: Flask) -> dict:
@@ -993,9 +1000,10 @@ def snapshot(app: Flask) -> dict:
 def test_every_post_without_its_csrf_token_is_refused(app):
     post_routes = sorted({endpoint for endpoint, method in routes_of(app)
                           if method == "POST"})
-    missing = [e for e in post_routes if e not in CSRF_ATTEMPTS]
+    missing = [e for e in post_routes if e not in CSRF_ATTEMPTS and e not in COOKIE_ONLY]
     assert not missing, f"POST routes with no entry in CSRF_ATTEMPTS: {missing}"
     assert {"auth.login", "auth.logout"} <= set(post_routes)
+    assert set(post_routes) >= COOKIE_ONLY
 
     app.config["MAIL_SERVER"] = "127.0.0.1"  # so that a receipt takes a contact (none sent)
     world = build_world(app)
@@ -1003,6 +1011,18 @@ def test_every_post_without_its_csrf_token_is_refused(app):
     anonymous = Actor(world, "anonymous")
     foreign = anonymous.token()  # a valid token, of another session
     problems = []
+    for endpoint in sorted(COOKIE_ONLY):
+        url = next(rule.rule for rule in app.url_map.iter_rules() if rule.endpoint == endpoint)
+        for actor in (admin, anonymous):
+            actor.ensure_session()
+            before, who = snapshot(app), actor.session_user()
+            response = actor.post(url, {"lang": "fa"}, token=None)
+            if snapshot(app) != before or actor.session_user() != who:
+                problems.append(f"{actor.role}: POST {url} without a token changed the "
+                                "database, the files or the session")
+            if response.status_code != 303:
+                problems.append(f"{actor.role}: POST {url} answered {response.status_code}")
+    post_routes = [e for e in post_routes if e not in COOKIE_ONLY]
     for endpoint in post_routes:
         for actor, token, how in ((admin, None, "no token"),
                                   (admin, foreign, "another session's token"),

@@ -13,6 +13,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from ..languages import LANGUAGES
+
 ROLE_CHOICES = [SelectChoice("photographer", "Photographer"),
                 SelectChoice("moderator", "Moderator")]
 
@@ -45,6 +47,13 @@ class EventForm(FlaskForm):
                     "their face is shown without a moderator checking it first. Leave this "
                     "off unless you trust every photographer of this event to ask properly. "
                     "A face someone asked to keep blurred stays blurred either way.")
+    language = SelectField(
+        "Language of its review link and public pages",
+        choices=[("", "The reader's own")] + [(code, lang.name)
+                                              for code, lang in LANGUAGES.items()],
+        default="", validate_choice=False,  # anything else is read as "the reader's own"
+        description="People who open the review link or the event's pages read them in "
+                    "this language, unless they choose another with the switcher.")
     licence = StringField("Licence of released photos", default="CC BY-NC 4.0",
                           validators=[DataRequired(), Length(max=80)])
     purge_masters_after_days = IntegerField(

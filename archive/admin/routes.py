@@ -5,7 +5,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from .. import accounts, claims, events, retention
+from .. import accounts, claims, events, languages, retention
 from ..access import admin_required
 from ..extensions import db
 from ..models import Event, Invitation, Role, User
@@ -98,6 +98,7 @@ def _event_form(event: Event | None):
                 claim_window_days=form.claim_window_days.data,
                 allow_photographer_releases=bool(form.allow_photographer_releases.data),
                 licence=form.licence.data.strip(),
+                language=languages.known(form.language.data),
                 purge_masters_after_days=form.purge_masters_after_days.data,
                 purge_rejected=bool(form.purge_rejected.data))
             flash("Event saved.", "info")

@@ -2,11 +2,11 @@
 cache of rendered pages that can never serve a photo that stopped being public.
 
 Who may share a page: the gallery's pages are the same for every visitor who is not
-logged in and has no message waiting (a flash). Those get ``Cache-Control: public,
-max-age=60, must-revalidate``, a strong ETag (answered with 304 on a matching
-``If-None-Match``) and ``Vary: Cookie``, and the page carries no session token. A
-logged-in user's view shows their name and menu: it is rendered afresh and sent
-``private, no-store``.
+logged in and has no message waiting (a flash), in the same language. Those get
+``Cache-Control: public, max-age=60, must-revalidate``, a strong ETag (answered with 304
+on a matching ``If-None-Match``) and ``Vary: Cookie, Accept-Language``, and the page
+carries no session token. A logged-in user's view shows their name and menu: it is
+rendered afresh and sent ``private, no-store``.
 
 The in-process cache keeps each shared page's bytes per URL (only the arguments the
 view reads), tagged with the *public generation*: a counter in ``public_state`` (one
@@ -31,6 +31,7 @@ from functools import wraps
 from typing import NamedTuple
 
 from flask import current_app, g, make_response, request, session
+from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -232,9 +233,10 @@ def public_page(*args: str) -> Callable:
             cache = page_cache()
             # Read first: the page is then at least as new as the generation it is kept under.
             gen = generation() if cache is not None else None
-            # The host is part of the key: pages and the feed carry absolute links.
-            key = (request.host_url, request.endpoint, tuple(sorted(kwargs.items())),
-                   tuple(request.args.get(a) for a in args))
+            # The host is part of the key: pages and the feed carry absolute links; and
+            # the language the page is written in (languages.choose).
+            key = (request.host_url, str(get_locale()), request.endpoint,
+                   tuple(sorted(kwargs.items())), tuple(request.args.get(a) for a in args))
             entry = cache.get(gen, key) if gen is not None else None
             if entry is None:
                 rendered = make_response(view(**kwargs))
@@ -251,7 +253,9 @@ def public_page(*args: str) -> Callable:
             response = current_app.response_class(entry.body, content_type=entry.content_type)
             response.set_etag(entry.etag)
             response.headers["Cache-Control"] = SHARED
+            # The language follows the cookie, ?lang= (in the URL) and Accept-Language.
             response.vary.add("Cookie")
+            response.vary.add("Accept-Language")
             return response.make_conditional(request)
 
         return wrapper
