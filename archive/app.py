@@ -37,7 +37,6 @@ from . import (  # noqa: F401
     accounts,
     catalogues,
     cdn_purge,
-    date_words,
     erasure,
     file_modes,
     languages,
@@ -49,6 +48,7 @@ from . import (  # noqa: F401
 from .extensions import babel, csrf, db, limiter, login_manager
 from .models import User
 from .storage import BlobCipher, UnreadableBlob
+from .words import dates
 
 
 class ArchiveRequest(Request):
@@ -222,7 +222,7 @@ def create_app(config: Any = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(attend_bp)
     cli_commands.register(app)
-    date_words.register(app)
+    dates.register(app)
     _register_errors(app)
 
     @app.before_request

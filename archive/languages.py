@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from flask import Blueprint, Flask, Response, g, redirect, request
+from flask import Blueprint, Flask, Response, g, has_request_context, redirect, request
 from flask_babel import Babel, get_locale, refresh
 
 #: The cookie that remembers the reader's choice (a code from LANGUAGES, nothing else).
@@ -52,7 +52,10 @@ def known(code: object) -> str | None:
 
 
 def choose() -> str:
-    """The locale selector (see the module docstring for the order)."""
+    """The locale selector (see the module docstring for the order). Outside a request
+    (the worker, the command line), English."""
+    if not has_request_context():
+        return DEFAULT
     for code in (request.args.get("lang"), request.cookies.get(COOKIE),
                  g.get("event_language")):
         if known(code):

@@ -47,7 +47,7 @@ def claim_window_ends(event: Event) -> datetime:
     """The claim window runs to the end of the day ``claim_window_days`` after the
     event (in UTC): attendees may ask for blurring or removal before anything is public.
 
-    Pages write it as this one instant, with ``date_words.moment`` ("9 December 2026,
+    Pages write it as this one instant, with ``words.dates.moment`` ("9 December 2026,
     00:00 UTC"), never as "the end of 8 December": the moment the window closes is the
     moment an approved photo goes public, so both are said with the same words."""
     last_day: date = event.date + timedelta(days=max(0, event.claim_window_days or 0))

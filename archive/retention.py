@@ -32,9 +32,9 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from . import audit, claims
-from .date_words import day, moment
 from .extensions import db
 from .models import Event, Photo, PhotoState, User, utcnow
+from .words.dates import day, moment
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,11 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import release, release_words
-from .date_words import moment
+from . import release
 from .extensions import db
 from .models import Claim, ClaimStatus, Event, Photo, PhotoState, User
+from .words import release as release_words
+from .words.dates import moment
 
 #: Rows on one page of the queue (the oldest first: they have waited longest).
 QUEUE_LIMIT = 100

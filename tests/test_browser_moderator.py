@@ -74,9 +74,9 @@ def test_moderator_path(tmp_path, size):
     from playwright.sync_api import sync_playwright
 
     from archive import release
-    from archive.date_words import moment
     from archive.extensions import db
     from archive.models import Event
+    from archive.words.dates import moment
 
     app = make_app(tmp_path, f"sqlite:///{tmp_path}/archive.db")
     with app.app_context():

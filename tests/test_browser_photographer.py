@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from archive import release_words
+from archive.words import release as release_words
 from tests.conftest import face_composite, make_app
 from tests.test_browser_e2e import (
     _ROWS_SETTLED,
@@ -237,7 +237,7 @@ def _make_each_standing(app, refs: list[str], wide_ref: str) -> None:
 
 
 def _studio_grid(page, base, refs, wide_ref, window_last_day, size, shot) -> None:
-    from archive.date_words import moment
+    from archive.words.dates import moment
 
     page.goto(f"{base}/studio/")
     expected = {refs[0]: ("in_review", "in review"),

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select, text
 
-from archive import release_words
+from archive.words import release as release_words
 from tests.test_no_traces import SmtpSink, database_text
 from tests.web_client import make_event, make_user
 

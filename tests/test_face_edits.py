@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from archive import release_words
+from archive.words import release as release_words
 from tests.web_client import make_event, make_user
 
 W, H = 400, 300

@@ -20,7 +20,7 @@ from freezegun import freeze_time
 from PIL import Image
 from sqlalchemy import select
 
-from archive import release_words
+from archive.words import release as release_words
 from tests.test_claims import jpeg, make_photo, mod, user  # noqa: F401 - fixtures
 from tests.web_client import login, make_event, make_user, upload
 
@@ -136,7 +136,7 @@ def test_standing_is_the_deciding_reason_of_the_rule():
     """A photographer's grid says where each photo stands: the rule's own reasons,
     summed up (never a second rule), in one word and one line each."""
     from archive import release
-    from archive.release_words import STANDING_WORDS, standing_line
+    from archive.words.release import STANDING_WORDS, standing_line
 
     now = datetime(2026, 6, 3)
     approved = datetime(2026, 6, 2)

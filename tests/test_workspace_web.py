@@ -491,7 +491,7 @@ def test_an_approved_photo_waiting_for_its_window_leaves_the_queue(app):
     list with "approved, public on <the window's end>", no second Approve; the workspace
     says the same, once, and can release it early with a reason."""
     from archive import release
-    from archive.date_words import moment
+    from archive.words.dates import moment
 
     ids = setup(app)
     waiting = new_photo(app, ids["recent"], ids["ana"], minutes=1)

@@ -14,11 +14,12 @@ from sqlalchemy import and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
-from .. import api_tokens, photos, release, release_words
+from .. import api_tokens, photos, release
 from ..extensions import db, hashed_remote_address, limiter
 from ..imaging.pipeline import PUBLIC_MAX_SIDE
-from ..metadata_words import removed_words
 from ..models import ApiToken, Event, Photo, PhotoState, User
+from ..words import release as release_words
+from ..words.metadata import removed_words
 from . import bp
 from .errors import ApiError, error_response, unauthorized
 from .openapi import document

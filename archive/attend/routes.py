@@ -32,6 +32,7 @@ from ..extensions import db
 from ..gallery.routes import public_photo_or_404
 from ..models import Claim, ClaimKind, ClaimStatus, Event, Face, FaceDecision, Photo
 from ..photos import get_store
+from ..words import claims as claim_words
 from . import bp
 
 #: What an attendee may ask on the review page (a takedown is the public's, on a
@@ -40,65 +41,6 @@ ATTENDEE_KINDS = (ClaimKind.BLUR_ME, ClaimKind.SHOW_ME, ClaimKind.REMOVE_PHOTO,
                   ClaimKind.MISSED_FACE)
 PAGE_SIZE = 24
 _MEDIA_NAME = re.compile(r"^[0-9a-f]{32}\.jpg$")
-
-#: A claim's kind, in the words the pages use.
-KIND_WORDS = {
-    ClaimKind.BLUR_ME: "This is me: keep me blurred",
-    ClaimKind.SHOW_ME: "This is me: I agree to be shown",
-    ClaimKind.REMOVE_PHOTO: "Remove this photo",
-    ClaimKind.MISSED_FACE: "Blur a face that was missed",
-    ClaimKind.TAKEDOWN: "Take this photo down",
-}
-
-#: A claim's status, in words, by kind where the kind changes the meaning.
-STATUS_WORDS = {
-    (ClaimStatus.OPEN, ClaimKind.SHOW_ME): "Waiting for a moderator to check that it is "
-                                           "you. Until then your face stays blurred.",
-    (ClaimStatus.OPEN, None): "Waiting for a moderator. The photo is hidden everywhere "
-                              "until then.",
-    (ClaimStatus.APPLIED, ClaimKind.BLUR_ME): "Done: this face is locked blurred.",
-    (ClaimStatus.APPLIED, ClaimKind.MISSED_FACE): "Done: the face you marked is blurred.",
-    (ClaimStatus.APPLIED, None): "Done: it took effect at once.",
-    (ClaimStatus.VERIFIED, None): "Checked by a moderator: your face is shown.",
-    (ClaimStatus.DECLINED, None): "Declined by a moderator: your face stays blurred.",
-    (ClaimStatus.CONFIRMED, None): "Done: the photo and every file made from it were "
-                                   "deleted for good.",
-    (ClaimStatus.REJECTED, None): "Refused by a moderator: the photo was put back.",
-    (ClaimStatus.WITHDRAWN, None): "Withdrawn by you.",
-}
-
-#: What happens after a new claim, shown with its receipt link.
-NEXT_WORDS = {
-    ClaimKind.BLUR_ME: "Nothing more: your face stays blurred in every public version, "
-                       "now and later. You do not need to do anything else.",
-    ClaimKind.SHOW_ME: "A moderator will check that it is really you, for example in "
-                       "person or through the photographer. Until they have, your face "
-                       "stays blurred. Open your receipt later to see the answer.",
-    ClaimKind.REMOVE_PHOTO: "The photo is hidden everywhere now. A moderator will delete "
-                            "it for good, or put it back and write why on your receipt.",
-    ClaimKind.MISSED_FACE: "The face you marked is blurred, and the public version of the "
-                           "photo was made again. You do not need to do anything else.",
-    ClaimKind.TAKEDOWN: "The photo is hidden now. A moderator will delete it for good, or "
-                        "put it back and write why on your receipt.",
-}
-
-#: What withdrawing does, said before the button.
-WITHDRAW_WORDS = {
-    ClaimKind.BLUR_ME: "Withdrawing does NOT un-blur your face: it stays blurred. Only a "
-                       "request “I agree to be shown”, checked by a moderator, can ever "
-                       "un-blur it.",
-    ClaimKind.MISSED_FACE: "Withdrawing does NOT remove the blur: the face you marked "
-                           "stays blurred.",
-    ClaimKind.SHOW_ME: "The moderators stop looking at your request. Your face stays "
-                       "blurred.",
-    ClaimKind.REMOVE_PHOTO: "The photo comes back where it was (on the review page, or in "
-                            "the public archive if it was released), unless another request "
-                            "keeps it hidden.",
-    ClaimKind.TAKEDOWN: "The photo comes back in the public archive, unless another "
-                        "request keeps it hidden.",
-}
-WITHDRAW_VERIFIED_SHOW = ("Your face is blurred again at once, and the public version of the "
-                          "photo is made again.")
 
 
 @dataclass
@@ -336,8 +278,8 @@ def _receipt_made(receipt: claims.Receipt, back: str, back_words: str):
     claim = receipt.claim
     kind = ClaimKind(claim.kind)
     return render_template(
-        "attend/receipt_new.html", claim=claim, kind_words=KIND_WORDS[kind],
-        face_number=_face_number(claim), next_words=NEXT_WORDS[kind],
+        "attend/receipt_new.html", claim=claim, kind_words=claim_words.ATTENDEE_KIND[kind],
+        face_number=_face_number(claim), next_words=claim_words.NEXT[kind],
         receipt_url=url_for("attend.receipt", secret=receipt.secret, _external=True),
         back=back, back_words=back_words)
 
@@ -345,18 +287,6 @@ def _receipt_made(receipt: claims.Receipt, back: str, back_words: str):
 # --- receipts -----------------------------------------------------------------------------
 
 
-def status_words(claim: Claim) -> str:
-    return (STATUS_WORDS.get((claim.status, claim.kind))
-            or STATUS_WORDS.get((claim.status, None)) or claim.status)
-
-
-def _withdraw_words(claim: Claim) -> str | None:
-    """What withdrawing would do, or None if the claim can no longer be withdrawn."""
-    if claim.kind == ClaimKind.SHOW_ME and claim.status == ClaimStatus.VERIFIED:
-        return WITHDRAW_VERIFIED_SHOW
-    if claim.status in (ClaimStatus.OPEN, ClaimStatus.APPLIED):
-        return WITHDRAW_WORDS[ClaimKind(claim.kind)]
-    return None
 
 
 def _receipt_page(secret: str, claim: Claim, message: str | None = None, status: int = 200):
@@ -365,11 +295,12 @@ def _receipt_page(secret: str, claim: Claim, message: str | None = None, status:
     mark = next((f for f in faces if f.id == claim.face_id), None)
     return render_template(
         "attend/receipt.html", claim=claim, secret=secret,
-        kind_words=KIND_WORDS[ClaimKind(claim.kind)], status_words=status_words(claim),
+        kind_words=claim_words.ATTENDEE_KIND[ClaimKind(claim.kind)],
+        status_words=claim_words.attendee_status(claim),
         face_number=_face_number(claim), show_photo=_viewable(photo), mark=mark,
         decided=claim.decided_at is not None and claim.status != ClaimStatus.WITHDRAWN,
         can_note=claim.status in (ClaimStatus.OPEN, ClaimStatus.APPLIED),
-        withdraw_words=_withdraw_words(claim),
+        withdraw_words=claim_words.withdraw(claim),
         ask_contact=claims.mail_enabled() and claim.status == ClaimStatus.OPEN,
         takedown_reasons=claims.TAKEDOWN_REASONS, message=message), status
 

@@ -18,38 +18,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import claims, release, release_words
+from .. import claims, release
 from ..access import moderator_required
 from ..extensions import db
 from ..models import Claim, ClaimKind, ClaimStatus, Face, Photo, utcnow
 from ..photos import get_store
+from ..words import claims as claim_words
+from ..words import release as release_words
 from . import bp
 from .routes import _photo
 
-#: Each kind of claim in words (moderators and photographers).
-KIND_WORDS = {
-    ClaimKind.SHOW_ME: "“This is me: I agree to be shown”",
-    ClaimKind.BLUR_ME: "“This is me: keep me blurred”",
-    ClaimKind.REMOVE_PHOTO: "“Remove this photo” (from the review link)",
-    ClaimKind.MISSED_FACE: "A face the detector missed",
-    ClaimKind.TAKEDOWN: "Takedown request (from the public page)",
-}
-#: Each status in words.
-STATUS_WORDS = {
-    ClaimStatus.OPEN: "waiting for a moderator",
-    ClaimStatus.APPLIED: "applied at once",
-    ClaimStatus.VERIFIED: "verified: the face is shown",
-    ClaimStatus.DECLINED: "declined",
-    ClaimStatus.CONFIRMED: "confirmed: the photo was deleted for good",
-    ClaimStatus.REJECTED: "rejected: the photo was put back",
-    ClaimStatus.WITHDRAWN: "withdrawn",
-}
-#: Where a claim came from (moderators only; photographers never see it).
-SOURCE_WORDS = {
-    "attendee": "an attendee (the event's review link)",
-    "public": "the public (a takedown request)",
-    "photographer": "the photographer (a release obtained in person)",
-}
 #: Claims listed below the queue, for information: they took effect at once.
 APPLIED_KINDS = (ClaimKind.BLUR_ME, ClaimKind.MISSED_FACE)
 #: The crop around a face: this share of the box on every side, then scaled so that its
@@ -111,7 +89,7 @@ def claims_queue():
         .options(selectinload(Claim.photo).selectinload(Photo.event))
         .order_by(Claim.created_at.desc(), Claim.id.desc()).limit(50)).all()
     return render_template("review/claims.html", waiting=waiting, applied=applied,
-                           kind_words=KIND_WORDS, source_words=SOURCE_WORDS,
+                           kind_words=claim_words.MODERATOR_KIND, source_words=claim_words.SOURCE,
                            age_words=age_words, now=utcnow())
 
 
@@ -123,8 +101,9 @@ def claim(claim_id: int):
     others = [o for o in photo.claims if o.id != c.id and o.status == ClaimStatus.OPEN]
     return render_template(
         "review/claim.html", claim=c, photo=photo, face=c.face, face_no=face_number(c.face),
-        others=others, kind_words=KIND_WORDS, status_words=STATUS_WORDS,
-        source_words=SOURCE_WORDS, verify_how=claims.VERIFY_HOW,
+        others=others, kind_words=claim_words.MODERATOR_KIND,
+        status_words=claim_words.MODERATOR_STATUS,
+        source_words=claim_words.SOURCE, verify_how=claims.VERIFY_HOW,
         takedown_reasons=claims.TAKEDOWN_REASONS, age_words=age_words,
         blockers=release_words.blockers(photo), is_public=release.is_public(photo),
         max_text=claims.MAX_TEXT)

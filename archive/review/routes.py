@@ -28,16 +28,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import face_edits, release, release_words, review_queue
+from .. import face_edits, release, review_queue
 from ..access import moderator_required
 from ..audit_search import AuditFilters, action_choices, audit_page
-from ..date_words import moment
 from ..extensions import db
 from ..imaging.pipeline import PUBLIC_MAX_SIDE
-from ..metadata_words import removed_words
 from ..models import Photo, PhotoState
 from ..photos import get_store
 from ..review_queue import QueueFilters
+from ..words import release as release_words
+from ..words.dates import moment
+from ..words.metadata import removed_words
 from . import bp
 
 #: Changed by someone else between reading and writing (the photo row is versioned).

@@ -13,11 +13,13 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import claims, photos, release, release_words
+from .. import claims, photos, release
 from ..extensions import db
-from ..metadata_words import removed_words
 from ..models import ClaimKind, ClaimStatus, Event, FaceDecision, Photo, PhotoState
-from ..review.claims_routes import KIND_WORDS, STATUS_WORDS, face_number
+from ..review.claims_routes import face_number
+from ..words import claims as claim_words
+from ..words import release as release_words
+from ..words.metadata import removed_words
 from . import bp
 
 
@@ -117,8 +119,8 @@ def _claims_seen_by_photographer(photo: Photo) -> list[dict]:
     for c in sorted(photo.claims, key=lambda c: (c.created_at, c.id), reverse=True):
         own = c.source == "photographer"
         seen.append({
-            "kind": "A release you recorded" if own else KIND_WORDS[c.kind],
-            "status": STATUS_WORDS[c.status],
+            "kind": claim_words.OWN_RELEASE if own else claim_words.MODERATOR_KIND[c.kind],
+            "status": claim_words.MODERATOR_STATUS[c.status],
             "open": c.status == ClaimStatus.OPEN,
             "reason": c.reason,
             "date": c.created_at,

@@ -1,0 +1,108 @@
+"""The release rule's codes in words: the one place that words them.
+
+:mod:`archive.release` decides (``reasons``, ``standing``); every page, flash and API
+answer that says why a photo is not public, or where it stands, takes its words here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import LazyString, gettext, ngettext
+from flask_babel import lazy_gettext as _l
+
+from ..models import Photo
+from ..release import Blocker, Reason, Standing, reasons
+from .dates import moment
+
+_REASONS: dict[Blocker, LazyString] = {
+    Blocker.PROCESSING: _l("Processing has not finished."),
+    Blocker.FAILED: _l("Processing failed."),
+    Blocker.REJECTED: _l("A moderator rejected it."),
+    Blocker.PURGED: _l("It was removed: its files are deleted."),
+    Blocker.NO_DERIVATIVE: _l("There is no anonymised version."),
+    Blocker.NOT_APPROVED: _l("No moderator has approved it."),
+    Blocker.REMOVAL_OPEN: _l("Someone asked for it to be removed: it is hidden until a "
+                          "moderator decides."),
+    Blocker.RENDER_PENDING: _l("Its faces changed: the anonymised version is being made again."),
+    Blocker.SELF_CHECK_NOT_RUN: _l("The self-check has not run on the anonymised version yet."),
+}
+
+
+def reason(r: Reason) -> str:
+    """One blocker as the sentence pages quote."""
+    if r.code == Blocker.HELD:
+        return str(r.detail)
+    if r.code == Blocker.SELF_CHECK_FOUND:
+        return ngettext(
+            "The self-check still found %(num)d face in the anonymised version, outside "
+            "the faces shown with consent. A moderator must fix the boxes, or look and "
+            "record why it is safe (an override).",
+            "The self-check still found %(num)d faces in the anonymised version, outside "
+            "the faces shown with consent. A moderator must fix the boxes, or look and "
+            "record why it is safe (an override).", int(r.detail))
+    if r.code == Blocker.CLAIM_WINDOW_OPEN:
+        return gettext(
+            "The event's claim window is open until %(moment)s: attendees may still ask "
+            "for their face to be blurred or the photo removed. An approved photo is "
+            "released by itself when it ends; a moderator can skip the wait, giving a "
+            "reason.", moment=moment(r.detail))
+    return str(_REASONS[r.code])
+
+
+def blockers(photo: Photo, now: datetime | None = None,
+             assume_approved: bool = False) -> list[str]:
+    """Why ``photo`` is not public yet, in words; an empty list means it is public."""
+    return [reason(r) for r in reasons(photo, now, assume_approved)]
+
+
+#: A photo's standing as its badge says it.
+STANDING_WORDS: dict[Standing, LazyString] = {
+    Standing.PROCESSING: _l("processing"),
+    Standing.FAILED: _l("failed"),
+    Standing.IN_REVIEW: _l("in review"),
+    Standing.WAITING: _l("approved, waiting"),
+    Standing.PUBLIC: _l("public"),
+    Standing.HELD: _l("held"),
+    Standing.REJECTED: _l("rejected"),
+    Standing.TAKEN_DOWN: _l("taken down"),
+}
+
+#: The short line under a badge, per deciding code (a photographer's grid tile).
+_SHORT: dict[Blocker, LazyString] = {
+    Blocker.PROCESSING: _l("Being processed."),
+    Blocker.FAILED: _l("Processing failed: open it to try again."),
+    Blocker.REJECTED: _l("A moderator rejected it."),
+    Blocker.NOT_APPROVED: _l("Waiting for a moderator."),
+    Blocker.REMOVAL_OPEN: _l("Someone asked for it to be removed: hidden until a moderator "
+                          "decides."),
+    Blocker.HELD: _l("Hidden by the archive until a moderator looks."),
+    Blocker.RENDER_PENDING: _l("Its faces changed: the public version is being made again."),
+    Blocker.SELF_CHECK_NOT_RUN: _l("The self-check has not run yet."),
+    Blocker.SELF_CHECK_FOUND: _l("The self-check found a face: a moderator must look."),
+    Blocker.NO_DERIVATIVE: _l("There is no anonymised version."),
+}
+
+
+def standing_line(standing: Standing, reasons: list[Reason]) -> str:
+    """What the badge means, in one short line: for a photo waiting for its claim
+    window, until when; for a held one, why; for a public one, nothing more."""
+    codes = [r.code for r in reasons]
+    if standing == Standing.PUBLIC:
+        return gettext("Anyone can see it.")
+    if standing == Standing.TAKEN_DOWN:
+        return gettext("Removed: its files are deleted.")
+    if standing == Standing.REJECTED:
+        if Blocker.PURGED in codes:
+            return gettext("A moderator rejected it. Its files are deleted.")
+        return gettext("A moderator rejected it.")
+    if standing == Standing.WAITING:
+        [window] = reasons
+        return gettext("Public when the claim window closes (%(moment)s).",
+                       moment=moment(window.detail))
+    # The deciding reason: a hold before approval, approval before the rest.
+    order = [Blocker.PROCESSING, Blocker.FAILED, Blocker.REMOVAL_OPEN, Blocker.HELD,
+             Blocker.NOT_APPROVED, Blocker.RENDER_PENDING, Blocker.SELF_CHECK_FOUND,
+             Blocker.SELF_CHECK_NOT_RUN, Blocker.NO_DERIVATIVE]
+    first = next((c for c in order if c in codes), None)
+    return str(_SHORT[first]) if first else ""
