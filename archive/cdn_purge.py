@@ -11,7 +11,7 @@ as SQLAlchemy session events, so that no view or task has to remember it:
   values it had *before* the flush (the old file names of a re-render);
 * before the commit, these become the public URLs they touch: the photo's page and
   download, the media URLs of its old and new files, its event's page, the gallery
-  index, the feed, and the public API lists;
+  index, the feed, and the public API lists; pages also with each ``?lang=`` code;
 * after the commit, and only then, the purge requests are sent from a thread (a
   rolled-back transaction sends nothing). A short timeout; a failure is logged in one
   line without the headers (they hold the CDN's secret) and never reaches the request
@@ -41,6 +41,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session, SessionTransaction
 
+from .languages import LANGUAGES
 from .models import Claim, Event, Photo, PhotoState
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ MEDIA_ENDPOINT = "gallery.media"
 DOWNLOAD_ENDPOINT = "gallery.media_download"
 EVENT_ENDPOINTS = ("gallery.event", "api.event_photos")
 SITE_ENDPOINTS = ("gallery.index", "gallery.feed", "api.events")
+#: Pages written in the reader's language: a CDN keeps each ``?lang=`` address apart
+#: (a review or event link shared in a language), so each is purged too.
+PAGE_ENDPOINTS = ("gallery.index", "gallery.feed", "gallery.event", "gallery.photo")
 #: Seconds to wait at exit for purges under way (a CLI command that just committed).
 EXIT_WAIT = 10.0
 
@@ -302,6 +306,9 @@ def public_urls(settings: Settings, noted: Noted) -> list[str]:
     for endpoint, values in wanted:
         if endpoint in current_app.view_functions:
             urls.append(adapter.build(endpoint, values, force_external=True))
+            if endpoint in PAGE_ENDPOINTS:
+                urls += [adapter.build(endpoint, {**values, "lang": code},
+                                       force_external=True) for code in LANGUAGES]
     return list(dict.fromkeys(urls))
 
 
@@ -312,7 +319,8 @@ _lock = threading.Lock()
 
 
 def _request(settings: Settings, url: str) -> urllib.request.Request:
-    path = urllib.parse.urlsplit(url).path
+    parts = urllib.parse.urlsplit(url)
+    path = f"{parts.path}?{parts.query}" if parts.query else parts.path
     target = (settings.template.replace("{url_quoted}", urllib.parse.quote(url, safe=""))
               .replace("{url}", url).replace("{path}", path))
     return urllib.request.Request(target, method=settings.method,
