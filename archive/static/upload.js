@@ -27,10 +27,12 @@
     var li = document.createElement("li");
     li.className = "upload";
     li.innerHTML =
-      '<span class="name"></span>' +
+      // dir=auto: a file's name and a message keep their own direction on a
+      // right-to-left page (a Latin name, or a refusal not yet translated).
+      '<span class="name" dir="auto"></span>' +
       '<progress max="100" value="0"></progress>' +
       '<span class="state" role="status"></span>' +
-      '<span class="message"></span>';
+      '<span class="message" dir="auto"></span>';
     // The file's own name is shown here, on this page only, so that the photographer
     // knows which file was refused. It is never sent (see send) nor stored.
     var label = file.name || fill(words.photo, { number: n });
