@@ -217,3 +217,35 @@ def test_an_upload_refusal_is_worded_in_the_request_language(app, world):
         content_type="multipart/form-data")
     assert answer.status_code == 400
     assert answer.get_json() == {"state": "failed", "error": "Файл пуст (0 байт)."}
+
+
+def _claim_mail(app, event_language):
+    """The message written for a decided claim (taken from the outbox, then dropped)."""
+    from types import SimpleNamespace
+
+    from archive.extensions import db
+    from archive.notify import _OUTBOX, notify_claim_closed
+
+    event = SimpleNamespace(name="Marsh 8", language=event_language)
+    claim = SimpleNamespace(contact="someone@example.net", status="declined",
+                            photo=SimpleNamespace(event=event))
+    assert notify_claim_closed(claim)
+    [(_, message)] = db.session.info.pop(_OUTBOX)
+    db.session.rollback()
+    return message["Subject"], message.get_content()
+
+
+def test_claim_mail_is_written_in_the_request_or_the_event_language(app):
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=25)
+    with app.app_context():  # the worker: the event's language, else English
+        subject, body = _claim_mail(app, "fa")
+        assert "درخواست" in subject and "«Marsh 8» رد شد" in body, body
+        subject, body = _claim_mail(app, None)
+        assert subject.endswith(": your request was decided")
+        assert "Your request about a photo of “Marsh 8” was declined." in body
+    # A moderator's decision: the language of their request, whatever the event's.
+    with app.test_request_context("/review/claims/1/decline",
+                                  headers={"Accept-Language": "ru"}):
+        subject, body = _claim_mail(app, "fa")
+        assert "по вашей заявке принято решение" in subject
+        assert "Ваша заявка о фотографии с акции «Marsh 8» отклонена." in body
