@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from enum import StrEnum
 from functools import cache
 
 from sqlalchemy import func, select, update
@@ -14,6 +15,32 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from . import audit
 from .extensions import db
 from .models import PASSWORD_METHOD, ApiToken, Invitation, Role, User, utcnow
+
+
+class Refusal(StrEnum):
+    """Why an account change was refused (``archive.words.accounts`` words each one)."""
+
+    INVITATION_UNUSABLE = "invitation_unusable"
+    EMAIL_TAKEN = "email_taken"
+    INVITATION_USED = "invitation_used"
+    OWN_ROLE = "own_role"
+    OWN_ACCOUNT = "own_account"
+    TOKEN_NAME_MISSING = "token_name_missing"
+    TOKEN_NAME_TOO_LONG = "token_name_too_long"  # params: max
+
+
+class AccountRefused(ValueError):
+    """A refusal for the person who asked: ``code`` (a :class:`Refusal`) and ``params``."""
+
+    def __init__(self, code: Refusal, **params) -> None:
+        super().__init__(code, params)
+        self.code = code
+        self.params = params
+
+    def __str__(self) -> str:  # the command line and the logs read English
+        from .words.accounts import refusal_in_english
+
+        return refusal_in_english(self)
 
 
 def token_hash(token: str) -> str:
@@ -139,9 +166,9 @@ def accept_invitation(invitation: Invitation, email: str, display_name: str, pas
     if not takes_credit(invitation.role):
         credit_name = None
     if not invitation.usable:
-        raise ValueError("This invitation has expired or was already used.")
+        raise AccountRefused(Refusal.INVITATION_UNUSABLE)
     if find_user(email):
-        raise ValueError("An account with this email already exists.")
+        raise AccountRefused(Refusal.EMAIL_TAKEN)
     user = User(email=normalise_email(email), display_name=display_name.strip(),
                 credit_name=(credit_name or "").strip() or None, role=invitation.role)
     user.set_password(password)
@@ -154,7 +181,7 @@ def accept_invitation(invitation: Invitation, email: str, display_name: str, pas
         .values(used_at=utcnow(), used_by_id=user.id)).rowcount
     if claimed != 1:
         db.session.rollback()
-        raise ValueError("This invitation was already used.")
+        raise AccountRefused(Refusal.INVITATION_USED)
     audit.record(user, "user.join", "user", user.id, f"invitation {invitation.id}")
     db.session.commit()
     return user
@@ -179,7 +206,7 @@ def set_role(admin: User, user: User, role: str) -> None:
     if role not in tuple(Role):
         raise ValueError(f"unknown role {role!r}")
     if user.id == admin.id:
-        raise ValueError("You cannot change your own role.")
+        raise AccountRefused(Refusal.OWN_ROLE)
     user.role = role
     end_sessions(user)
     audit.record(admin, "user.role", "user", user.id, f"role {role}")
@@ -188,7 +215,7 @@ def set_role(admin: User, user: User, role: str) -> None:
 
 def set_active(admin: User, user: User, active: bool) -> None:
     if user.id == admin.id:
-        raise ValueError("You cannot disable your own account.")
+        raise AccountRefused(Refusal.OWN_ACCOUNT)
     user.active = active
     end_sessions(user)
     audit.record(admin, "user.enable" if active else "user.disable", "user", user.id)

@@ -12,7 +12,7 @@ import secrets
 from sqlalchemy import select
 
 from . import audit
-from .accounts import token_hash
+from .accounts import AccountRefused, Refusal, token_hash
 from .extensions import db
 from .models import ApiToken, User, utcnow
 
@@ -25,9 +25,9 @@ def create_token(user: User, label: str) -> tuple[ApiToken, str]:
     """A new token of ``user`` and its secret (shown once; only the hash is kept)."""
     label = (label or "").strip()
     if not label:
-        raise ValueError("Give the token a name, so that you know later what uses it.")
+        raise AccountRefused(Refusal.TOKEN_NAME_MISSING)
     if len(label) > LABEL_MAX:
-        raise ValueError(f"The name is longer than {LABEL_MAX} characters.")
+        raise AccountRefused(Refusal.TOKEN_NAME_TOO_LONG, max=LABEL_MAX)
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, token_hash=token_hash(secret), label=label)
     db.session.add(token)

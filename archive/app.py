@@ -23,7 +23,8 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import lazy_gettext
+from flask_babel import force_locale, lazy_gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
 from sqlalchemy.exc import OperationalError
@@ -46,6 +47,7 @@ from . import (  # noqa: F401
     rate_counters,
 )
 from .extensions import babel, csrf, db, limiter, login_manager
+from .languages import DEFAULT as DEFAULT_LANGUAGE
 from .models import User
 from .storage import BlobCipher, UnreadableBlob
 from .words import dates
@@ -289,27 +291,34 @@ def _wants_json() -> bool:
 def _register_errors(app: Flask) -> None:
     from .api import error_response
 
+    # Lazy: each is put into words in the language of the request that meets it.
     messages = {
-        400: "The request could not be understood.",
-        403: "You do not have permission to see this page.",
-        404: "There is nothing here.",
-        405: "That action is not allowed here.",
-        413: f"The file is larger than the limit of {app.config['MAX_UPLOAD_MB']} MB.",
-        429: "Too many attempts. Please wait a minute and try again.",
+        400: _l("The request could not be understood."),
+        403: _l("You do not have permission to see this page."),
+        404: _l("There is nothing here."),
+        405: _l("That action is not allowed here."),
+        429: _l("Too many attempts. Please wait a minute and try again."),
     }
+
+    def _message(code: int, fallback: str | None):
+        if code == 413:
+            return _l("The file is larger than the limit of %(mb)s MB.",
+                      mb=app.config["MAX_UPLOAD_MB"])
+        return messages.get(code, fallback)
 
     @app.errorhandler(CSRFError)
     def _csrf(err: CSRFError):
-        return _error(400, "The form expired or was not sent from this site "
-                           "(missing or wrong security token). Reload the page and try again.")
+        return _error(400, _l("The form expired or was not sent from this site "
+                              "(missing or wrong security token). Reload the page and try "
+                              "again."))
 
     @app.errorhandler(OperationalError)
     def _database_down(err: OperationalError):
         # PostgreSQL restarting, or the SQLite file locked too long: say so, and retry.
         app.logger.warning("database unavailable: %s", type(err.orig).__name__)
         db.session.rollback()
-        response = _error(503, "The archive's database is not answering. Please try again "
-                               "in a minute: nothing you sent was half-saved.")
+        response = _error(503, _l("The archive's database is not answering. Please try "
+                                  "again in a minute: nothing you sent was half-saved."))
         response.headers["Retry-After"] = "30"
         return response
 
@@ -317,17 +326,22 @@ def _register_errors(app: Flask) -> None:
     def _no_key(err: UnreadableBlob):
         # An encrypted master whose key is not configured: say so, never show bytes.
         app.logger.error("a private file cannot be decrypted with the configured keys")
-        return _error(503, "This private file is encrypted with a key the archive does "
-                           "not have now. An admin must add that key to "
-                           "ARCHIVE_MASTER_KEYS.")
+        return _error(503, _l("This private file is encrypted with a key the archive does "
+                              "not have now. An admin must add that key to "
+                              "%(setting)s.", setting="ARCHIVE_MASTER_KEYS"))
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
         if is_api_path(request.path):  # routing errors (404, 405) and 413 under /api/
             return error_response(err)
-        return _error(err.code or 500, messages.get(err.code or 500, err.description))
+        return _error(err.code or 500, _message(err.code or 500, err.description))
 
-    def _error(code: int, message: str):
+    def _error(code: int, message):
         if _wants_json():
-            return make_response(jsonify({"error": message}), code)
-        return make_response(render_template("error.html", code=code, message=message), code)
+            # ``error`` stays the English words (scripts may read it); ``message`` is
+            # the same in the request's language.
+            with force_locale(DEFAULT_LANGUAGE):
+                english = str(message)
+            return make_response(jsonify({"error": english, "message": str(message)}), code)
+        return make_response(render_template("error.html", code=code, message=str(message)),
+                             code)

@@ -4,6 +4,10 @@ The message says only that the request was decided and how; it carries no receip
 link (the secret is never stored) and nothing about the photo beyond its event. The
 contact is erased in the same transaction, and the message leaves only once that
 transaction has committed, whether sending works or not.
+
+It is written in the language of the request that closes the claim (a moderator's
+decision, chosen as pages choose it); outside a request (the worker), in the event's
+language when it has one, else in English.
 """
 
 from __future__ import annotations
@@ -11,26 +15,41 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from contextlib import nullcontext
 from email.message import EmailMessage
 from typing import NamedTuple
 
-from flask import current_app
+from flask import current_app, has_request_context
+from flask_babel import force_locale, gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from .extensions import db
+from .languages import DEFAULT, known
 from .models import Claim
 
 log = logging.getLogger(__name__)
 #: Messages waiting for their transaction's commit (in ``session.info``).
 _OUTBOX = "claim_mail_outbox"
 
+#: The whole first sentence for each outcome (one sentence, one string to translate).
 OUTCOME = {
-    "verified": "was verified: your face will be shown",
-    "declined": "was declined",
-    "confirmed": "was accepted: the photo was deleted",
-    "rejected": "was not accepted: the photo stays",
+    "verified": _l("Your request about a photo of “%(event)s” was verified: your face will "
+                   "be shown."),
+    "declined": _l("Your request about a photo of “%(event)s” was declined."),
+    "confirmed": _l("Your request about a photo of “%(event)s” was accepted: the photo was "
+                    "deleted."),
+    "rejected": _l("Your request about a photo of “%(event)s” was not accepted: the photo "
+                   "stays."),
 }
+
+
+def _language(claim: Claim):
+    """The request's own language; from the worker, the event's, else English."""
+    if has_request_context():
+        return nullcontext()
+    return force_locale(known(claim.photo.event.language) or DEFAULT)
 
 
 def notify_claim_closed(claim: Claim) -> bool:
@@ -44,18 +63,27 @@ def notify_claim_closed(claim: Claim) -> bool:
     try:
         message["From"] = config["MAIL_FROM"]
         message["To"] = claim.contact
-        message["Subject"] = f"{config['SITE_NAME']}: your request was decided"
+        with _language(claim):
+            message["Subject"] = gettext("%(site)s: your request was decided",
+                                         site=config["SITE_NAME"])
     except (ValueError, TypeError) as err:
         # A contact stored before addresses were checked strictly (a line break in
         # it): no message, but never an error in the decision that closes the claim.
         log.warning("a claim's contact is not a usable address (%s); it is erased "
                     "unsent", type(err).__name__)
         return False
-    outcome = OUTCOME.get(claim.status, f"is now {claim.status}")
-    message.set_content(
-        f"Your request about a photo of \"{claim.photo.event.name}\" {outcome}.\n\n"
-        "Open the receipt link you kept to read the moderator's reason.\n\n"
-        "The archive has now erased this address.\n")
+    with _language(claim):
+        event_name = claim.photo.event.name
+        outcome = OUTCOME.get(claim.status)
+        if outcome is not None:
+            first = str(outcome) % {"event": event_name}
+        else:
+            first = gettext("Your request about a photo of “%(event)s” was decided.",
+                            event=event_name)
+        message.set_content("\n\n".join((
+            first,
+            gettext("Open the receipt link you kept to read the moderator's reason."),
+            gettext("The archive has now erased this address."))) + "\n")
     session = db.session()
     if not session.in_transaction():
         session.begin()

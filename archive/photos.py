@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import logging
 import shutil
+from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,8 +26,9 @@ from .storage import BlobCipher, LocalBlobStore, new_key
 
 log = logging.getLogger(__name__)
 
-#: What the status endpoint and pages call each state.
-STATUS_WORDS = {
+#: The state code the status endpoint (and the API) gives for each state; pages put the
+#: code into words with ``archive.words.photos.STATE``.
+STATUS_CODES = {
     PhotoState.UPLOADED: "queued",
     PhotoState.PROCESSING: "processing",
     PhotoState.FAILED: "failed",
@@ -37,12 +39,31 @@ STATUS_WORDS = {
 }
 
 
-class UploadRefused(Exception):
-    """An upload the archive will not keep; the message is for the photographer."""
+class Refusal(StrEnum):
+    """Why an upload was refused (``archive.words.photos`` words each one)."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"  # params: mb
+    IMAGE_REJECTED = "image_rejected"  # params: detail (the ImageRejected)
+    DUPLICATE = "duplicate"
+    PURGED_MEANWHILE = "purged_meanwhile"
+
+
+class UploadRefused(Exception):
+    """An upload the archive will not keep: ``code`` (a :class:`Refusal`) and its
+    ``params`` say why; ``status`` is the HTTP status that goes with it."""
+
+    def __init__(self, code: Refusal, status: int = 400, **params) -> None:
+        super().__init__(code, params)
+        self.code = code
+        self.params = params
         self.status = status
+
+    def __str__(self) -> str:
+        # The command line and the logs read English; pages ask archive.words.photos.
+        from .words.photos import refusal_in_english
+
+        return refusal_in_english(self)
 
 
 def get_store() -> LocalBlobStore:
@@ -65,28 +86,25 @@ def accept_upload(stream: BinaryIO, event: Event, photographer: User) -> Photo:
     stream.seek(0, 2)
     size = stream.tell()
     if size == 0:
-        raise UploadRefused("The file is empty (0 bytes).")
+        raise UploadRefused(Refusal.EMPTY)
     if size > limit:
-        raise UploadRefused(
-            f"The file is larger than the limit of {current_app.config['MAX_UPLOAD_MB']} MB.",
-            413)
+        raise UploadRefused(Refusal.TOO_LARGE, 413, mb=current_app.config["MAX_UPLOAD_MB"])
     stream.seek(0)
     try:
         sniff(stream.read(64))
     except ImageRejected as err:
-        raise UploadRefused(str(err), 415) from None
+        raise UploadRefused(Refusal.IMAGE_REJECTED, 415, detail=err) from None
     try:
         # What the header shows (a vast pixel count, a cut-off file) is refused now,
         # with the worker's words, rather than accepted and failed later.
         check_header(stream, imaging_settings(current_app.config))
     except TooManyPixels as err:
-        raise UploadRefused(str(err), 413) from None
+        raise UploadRefused(Refusal.IMAGE_REJECTED, 413, detail=err) from None
     except ImageRejected as err:
-        raise UploadRefused(str(err), 400) from None
+        raise UploadRefused(Refusal.IMAGE_REJECTED, 400, detail=err) from None
     digest = source_digest(stream)
     if find_duplicate(event, digest) is not None:
-        raise UploadRefused("This photo is already in this event (the same file was "
-                            "uploaded before).", 409)
+        raise UploadRefused(Refusal.DUPLICATE, 409)
     stream.seek(0)
     # The row names the key before the bytes are written: a process killed in between
     # leaves a row whose processing fails cleanly, never a file that no row names.
@@ -105,8 +123,7 @@ def accept_upload(stream: BinaryIO, event: Event, photographer: User) -> Photo:
     if db.session.scalar(select(Photo.upload_key).where(Photo.id == photo.id)) != key:
         # Purged (an admin's panic purge) while the bytes were written: they go too.
         get_store().delete(key)
-        raise UploadRefused("This event's unreleased photos were just deleted by an "
-                            "admin; the upload was not kept.", 409)
+        raise UploadRefused(Refusal.PURGED_MEANWHILE, 409)
     enqueue(photo)
     return photo
 
@@ -159,7 +176,7 @@ def status_of(photo: Photo) -> dict:
     """The small JSON the upload page polls."""
     return {
         "id": photo.ref,
-        "state": STATUS_WORDS.get(photo.state, photo.state),
+        "state": STATUS_CODES.get(photo.state, photo.state),
         "error": photo.error if photo.state == PhotoState.FAILED else None,
         "faces": len(photo.faces) if photo.processed_at else None,
     }

@@ -7,6 +7,7 @@ public. This is a heuristic warning for the admin, never a block: false alarms a
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 _STREET_WORDS = (
     r"street|st\.|road|rd\.|avenue|ave\.?|boulevard|blvd\.?|lane|square|sq\.|place|"
@@ -28,30 +29,37 @@ _NUMBER = rf"\d{{1,5}}[^\W\d_]?\b(?!\.?\s*(?:{_MONTHS})\b)"
 #: A word of a street's name ("Tverskaya", "Тверская,"), never a number.
 _NAME_WORD = r"[^\W\d_][\w-]*,?\s+"
 _PATTERNS = [
-    ("a street and number", re.compile(
+    ("street", re.compile(
         rf"\b{_NUMBER},?\s+(?:\w+\s+){{0,3}}(?:{_STREET_WORDS})(?=\W|$)",
         re.IGNORECASE | re.UNICODE)),
-    ("a street and number", re.compile(
+    ("street", re.compile(
         rf"(?:\b(?:{_STREET_WORDS})|{_COMPOUND_ENDINGS}),?\s+(?:{_NAME_WORD}){{0,3}}{_NUMBER}",
         re.IGNORECASE | re.UNICODE)),
-    ("GPS coordinates", re.compile(r"-?\d{1,3}\.\d{3,}\s*[,;]\s*-?\d{1,3}\.\d{3,}")),
-    ("GPS coordinates", re.compile(r"\d{1,3}°\s*\d{1,2}['′]")),
-    ("a postcode", re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b")),  # UK
-    ("a postcode", re.compile(r"\b\d{5}(?:-\d{4})?\b(?=[^\d]*$|\s+[A-Z][a-z])")),
-    ("a map link", re.compile(r"(?:maps\.|goo\.gl/maps|openstreetmap|geo:)", re.IGNORECASE)),
-    ("a building or flat number", re.compile(
+    ("gps", re.compile(r"-?\d{1,3}\.\d{3,}\s*[,;]\s*-?\d{1,3}\.\d{3,}")),
+    ("gps", re.compile(r"\d{1,3}°\s*\d{1,2}['′]")),
+    ("postcode", re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b")),  # UK
+    ("postcode", re.compile(r"\b\d{5}(?:-\d{4})?\b(?=[^\d]*$|\s+[A-Z][a-z])")),
+    ("map", re.compile(r"(?:maps\.|goo\.gl/maps|openstreetmap|geo:)", re.IGNORECASE)),
+    ("building", re.compile(
         r"\b(?:apartment|apt\.?|flat|floor|entrance|building|house|дом|д\.|кв\.|подъезд)"
         r"\s*(?:no\.?\s*)?\d+", re.IGNORECASE | re.UNICODE)),
 ]
 
 
-def exact_place_warnings(text: str | None) -> list[str]:
-    """What in ``text`` looks like an exact place, as short phrases ("a street and number")."""
+class PlaceFound(NamedTuple):
+    """One kind of exact place found (``archive.words.places`` words the kind)."""
+
+    kind: str  # "street", "gps", "postcode", "map" or "building"
+    text: str  # what was found, as written
+
+
+def exact_places(text: str | None) -> list[PlaceFound]:
+    """What in ``text`` looks like an exact place: one finding per kind, in order."""
     if not text:
         return []
-    found: list[str] = []
-    for label, pattern in _PATTERNS:
+    found: list[PlaceFound] = []
+    for kind, pattern in _PATTERNS:
         match = pattern.search(text)
-        if match and not any(f.startswith(label) for f in found):
-            found.append(f"{label} (\u201c{match.group(0).strip()}\u201d)")
+        if match and not any(f.kind == kind for f in found):
+            found.append(PlaceFound(kind, match.group(0).strip()))
     return found

@@ -27,30 +27,52 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
+from babel.dates import format_datetime
 from sqlalchemy import select
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from . import audit, claims
 from .extensions import db
 from .models import Event, Photo, PhotoState, User, utcnow
-from .words.dates import day, moment
 
 log = logging.getLogger(__name__)
 
-#: What an action deletes.
+#: What an action deletes (``archive.words.retention.WHAT`` words them).
 MASTER = "master"
 EVERYTHING = "everything"
-WHAT_WORDS = {MASTER: "delete the unblurred original (the public files stay)",
-              EVERYTHING: "delete every file of the photo"}
 #: The longest reason an admin may give for a panic purge.
 MAX_REASON = 2000
 #: Tries of a transaction that met a concurrent change to one of its photos.
 ATTEMPTS = 3
 
 
+class PanicRefusal(StrEnum):
+    """Why a panic purge was refused (``archive.words.retention`` words each one)."""
+
+    WRONG_SLUG = "wrong_slug"  # params: slug
+    NO_REASON = "no_reason"
+    REASON_TOO_LONG = "reason_too_long"  # params: max
+
+
 class PanicRefused(ValueError):
-    """The panic purge was not confirmed as asked; the message says why."""
+    """The panic purge was not confirmed as asked: ``code`` and ``params`` say why."""
+
+    def __init__(self, code: PanicRefusal, **params) -> None:
+        super().__init__(code, params)
+        self.code = code
+        self.params = params
+
+    def __str__(self) -> str:  # the command line and the logs read English
+        from .words.retention import panic_refusal_in_english
+
+        return panic_refusal_in_english(self)
+
+
+def _utc(moment: datetime | None) -> str:
+    """A moment for the audit log and the command line, which are written in English."""
+    return format_datetime(moment, "d MMMM y, HH:mm 'UTC'", locale="en") if moment else ""
 
 
 @dataclass(frozen=True)
@@ -64,7 +86,10 @@ class Action:
     why: str  # the setting that causes it, in words (also the audit entry's reason)
 
     def line(self) -> str:
-        return f"{self.ref}  {self.event}  {WHAT_WORDS[self.what]}: {self.why}"
+        """The action as the command line's dry run prints it (in English)."""
+        from .words.retention import what_in_english
+
+        return f"{self.ref}  {self.event}  {what_in_english(self.what)}: {self.why}"
 
 
 # --- What is kept, and for how long ------------------------------------------------------
@@ -80,28 +105,42 @@ def kept_until(photo: Photo) -> datetime | None:
     return photo.released_at + timedelta(days=days)
 
 
-def retention_sentence(photo: Photo) -> str:
-    """What of a released photo is kept and for how long, for its pages. It reads only
-    the row and its event (no clock), so a cached page stays true: deleting the master
-    changes the row, which renews the public pages (``gallery.cache``)."""
-    public = "the anonymised version stays public until it is removed."
+class Keeping(StrEnum):
+    """What is kept of a photo, and for how long (``archive.words.retention`` says it)."""
+
+    PURGED = "purged"  # the master was deleted on ``day``
+    KEPT = "kept"  # released: the master is kept until someone deletes it
+    UNTIL = "until"  # released: the master is deleted on ``day``, ``days`` after release
+    ONCE_RELEASED_KEPT = "once_released_kept"  # not released yet: kept once released
+    ONCE_RELEASED_DAYS = "once_released_days"  # not released yet: deleted ``days`` after
+
+
+@dataclass(frozen=True)
+class Kept:
+    code: Keeping
+    day: datetime | None = None
+    days: int | None = None
+    #: Not released yet, and a rejection would delete every file at once.
+    rejected_go: bool = False
+
+
+def keeping(photo: Photo) -> Kept:
+    """What of a photo is kept and for how long, for its pages. It reads only the row and
+    its event (no clock), so a cached page stays true: deleting the master changes the
+    row, which renews the public pages (``gallery.cache``)."""
     if photo.master_purged_at is not None:
-        return f"The unblurred original was deleted on {day(photo.master_purged_at)}; " + public
+        return Kept(Keeping.PURGED, day=photo.master_purged_at)
     days = photo.event.purge_masters_after_days
     if photo.released_at is None and photo.state != PhotoState.PURGED:
         # Not released yet (the photographer's and the moderators' pages).
-        rejected = (" If it is rejected, every file of it is deleted at once."
-                    if photo.event.purge_rejected else "")
+        rejected_go = bool(photo.event.purge_rejected)
         if days is None:
-            return ("Once released, the unblurred original is kept until someone deletes "
-                    "it; " + public + rejected)
-        return (f"Once released, the unblurred original is deleted {days} "
-                f"day{'' if days == 1 else 's'} after release; " + public + rejected)
+            return Kept(Keeping.ONCE_RELEASED_KEPT, rejected_go=rejected_go)
+        return Kept(Keeping.ONCE_RELEASED_DAYS, days=days, rejected_go=rejected_go)
     until = kept_until(photo)
     if until is None:
-        return "The unblurred original is kept until someone deletes it; " + public
-    return (f"The unblurred original is deleted on {day(until)}, {days} "
-            f"day{'' if days == 1 else 's'} after release; " + public)
+        return Kept(Keeping.KEPT)
+    return Kept(Keeping.UNTIL, day=until, days=days)
 
 
 # --- The plan ------------------------------------------------------------------------------
@@ -110,11 +149,11 @@ def retention_sentence(photo: Photo) -> str:
 def _master_reason(photo: Photo) -> str:
     days = photo.event.purge_masters_after_days
     return (f"the event deletes unblurred originals {days} day{'' if days == 1 else 's'} "
-            f"after release (released {moment(photo.released_at)})")
+            f"after release (released {_utc(photo.released_at)})")
 
 
 def _rejected_reason(photo: Photo) -> str:
-    when = f" (rejected {moment(photo.rejected_at)})" if photo.rejected_at else ""
+    when = f" (rejected {_utc(photo.rejected_at)})" if photo.rejected_at else ""
     return "the event deletes rejected photos at once" + when
 
 
@@ -249,13 +288,12 @@ def panic_purge(event: Event, admin: User, confirmation: str, reason: str) -> Pa
     if not admin.is_admin:
         raise PermissionError("only admins purge an event")
     if (confirmation or "").strip() != event.slug:
-        raise PanicRefused(f"Nothing was deleted: type the event's slug, {event.slug}, "
-                           "exactly to confirm.")
+        raise PanicRefused(PanicRefusal.WRONG_SLUG, slug=event.slug)
     reason = (reason or "").strip()
     if not reason:
-        raise PanicRefused("Nothing was deleted: give a reason (it is kept in the audit log).")
+        raise PanicRefused(PanicRefusal.NO_REASON)
     if len(reason) > MAX_REASON:
-        raise PanicRefused(f"The reason is too long (at most {MAX_REASON} characters).")
+        raise PanicRefused(PanicRefusal.REASON_TOO_LONG, max=MAX_REASON)
     why = f"panic purge of the event: {reason}"
     for attempt in range(ATTEMPTS):
         now = utcnow()

@@ -634,7 +634,7 @@ def test_only_event_members_may_upload(app, admin_client):
     ("On 1 May we met at 12 Tverskaya Street", "a street and number"),
 ])
 def test_exact_place_warnings_find_places(description, kind):
-    from archive.places import exact_place_warnings
+    from archive.words.places import exact_place_warnings
 
     found = exact_place_warnings(description)
     assert any(w.startswith(kind) for w in found), found
@@ -655,6 +655,6 @@ def test_exact_place_warnings_find_places(description, kind):
     "Митинг за свободу слова",
 ])
 def test_exact_place_warnings_leave_plain_text_alone(description):
-    from archive.places import exact_place_warnings
+    from archive.words.places import exact_place_warnings
 
     assert exact_place_warnings(description) == []

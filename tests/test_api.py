@@ -77,11 +77,13 @@ def api_upload(client, token: str | None, slug: str, payload: bytes | None,
 
 
 def assert_error(response, status: int, *words: str) -> str:
-    """A JSON error {"error": message} with the status, and only that."""
+    """A JSON error {"error": English, "message": the same in the request's language}
+    with the status, and only that (these requests ask for no language: English)."""
     assert response.status_code == status, (response.status_code, response.get_data()[:300])
     assert response.mimetype == "application/json", response.mimetype
     body = response.get_json()
-    assert set(body) == {"error"} and isinstance(body["error"], str), body
+    assert set(body) == {"error", "message"} and isinstance(body["error"], str), body
+    assert body["message"] == body["error"], body
     message = body["error"]
     assert message and message[0].isupper(), message
     for word in words:
@@ -587,7 +589,7 @@ def test_the_document_lists_exactly_the_api_routes(app):
             if token:
                 assert "401" in op["responses"], (method, path)
             assert "429" in op["responses"], (method, path)
-    assert doc["components"]["schemas"]["Error"]["required"] == ["error"]
+    assert doc["components"]["schemas"]["Error"]["required"] == ["error", "message"]
 
 
 def test_review_an_event_with_nothing_released_is_not_told_apart_by_after(app, client):

@@ -214,6 +214,7 @@ def test_what_the_public_page_says_is_kept(world, client):
     the cached page changes the moment the master is deleted."""
     from archive import retention
     from archive.extensions import db
+    from archive.words import retention as retention_words
 
     app = world
     with freeze_time(RELEASED), app.app_context():
@@ -222,12 +223,12 @@ def test_what_the_public_page_says_is_kept(world, client):
         refs = photo.ref, kept.ref
     with app.app_context():
         [photo] = event("may-day").photos
-        assert retention.retention_sentence(photo) == (
+        assert retention_words.sentence(photo) == (
             "The unblurred original is deleted on 2 July 2026, 30 days after release; the "
             "anonymised version stays public until it is removed.")
         ev = event("may-day")
         ev.purge_masters_after_days = 1
-        sentence = retention.retention_sentence(photo)
+        sentence = retention_words.sentence(photo)
         assert sentence.startswith("The unblurred original is deleted on 3 June 2026, 1 day ")
         ev.purge_masters_after_days = 30
         db.session.commit()

@@ -509,7 +509,8 @@ def test_delete_leaves_nothing_under_uploads(app, ana, face_jpeg, good_jpeg):
     assert ana.get(preview).status_code == 404
     assert ana.get(body["page_url"]).status_code == 404
     gone = ana.get(STATUS.format(ref=body["id"]))
-    assert gone.status_code == 404 and gone.get_json() == {"error": "There is nothing here."}
+    assert gone.status_code == 404 and gone.get_json() == {
+        "error": "There is nothing here.", "message": "There is nothing here."}
     for url in media:  # (never public: a released photo is not deleted here, see below)
         assert app.test_client().get(url).status_code == 404
     for kind in ("master", "derivative"):

@@ -134,7 +134,8 @@ _DOCUMENT: dict[str, Any] = {
             "token, batch uploads and status checks of your own photos. Make a token on "
             "the archive's 'API tokens' page (shown once) and send it as "
             "'Authorization: Bearer <token>'. Session cookies are ignored. Lists are "
-            "paged newest first: follow 'next'. Every error is {\"error\": message}."),
+            "paged newest first: follow 'next'. Every error is {\"error\": English words, "
+            "\"message\": the same in the request's language}."),
     },
     "paths": {
         "/api/v1/events": {"get": {
@@ -222,7 +223,14 @@ _DOCUMENT: dict[str, Any] = {
                                  "default": 24}},
         },
         "schemas": {
-            "Error": _object({"error": {"type": "string"}}),
+            "Error": _object({
+                "error": {"type": "string",
+                          "description": "What went wrong, in English: the same words "
+                                         "whatever language the request asks for."},
+                "message": {"type": "string",
+                            "description": "The same, in the request's language "
+                                           "(?lang=, or Accept-Language: en, ru or fa), "
+                                           "for a person to read."}}),
             "Event": _object(_EVENT),
             "EventList": _object({"events": {"type": "array", "items": _ref("Event")}}),
             "PublicPhoto": _object(_PUBLIC_PHOTO),

@@ -10,6 +10,7 @@ from functools import wraps
 from urllib.parse import urljoin
 
 from flask import current_app, g, jsonify, request, url_for
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
@@ -18,6 +19,7 @@ from .. import api_tokens, photos, release
 from ..extensions import db, hashed_remote_address, limiter
 from ..imaging.pipeline import PUBLIC_MAX_SIDE
 from ..models import ApiToken, Event, Photo, PhotoState, User
+from ..words import photos as photo_words
 from ..words import release as release_words
 from ..words.metadata import removed_words
 from . import bp
@@ -66,11 +68,11 @@ def token_required(view: Callable) -> Callable:
         token = current_token()
         if token is None:
             if _bearer() is None:
-                raise unauthorized("This needs an API token: send it as "
-                                   "'Authorization: Bearer <token>'. Make one on your "
-                                   "account's API tokens page.")
-            raise unauthorized("The API token is not valid: it is unknown or revoked, or "
-                               "its account is disabled.")
+                raise unauthorized(_l("This needs an API token: send it as '%(header)s'. "
+                                      "Make one on your account's API tokens page.",
+                                      header="Authorization: Bearer <token>"))
+            raise unauthorized(_l("The API token is not valid: it is unknown or revoked, "
+                                  "or its account is disabled."))
         g.api_user = token.user
         return view(*args, **kwargs)
 
@@ -96,12 +98,13 @@ def _public_rate() -> str:
 
 token_limit = limiter.shared_limit(
     _token_rate, scope="api-token", key_func=_token_key,
-    error_message=lambda: (f"Too many requests with this token (the limit is "
-                           f"{_token_rate()}). Wait a little and try again."))
+    error_message=lambda: _l("Too many requests with this token (the limit is "
+                             "%(limit)s). Wait a little and try again.", limit=_token_rate()))
 public_limit = limiter.shared_limit(
     _public_rate, scope="api-public", key_func=hashed_remote_address,
-    error_message=lambda: (f"Too many requests from this address (the limit is "
-                           f"{_public_rate()}). Wait a little and try again."))
+    error_message=lambda: _l("Too many requests from this address (the limit is "
+                             "%(limit)s). Wait a little and try again.",
+                             limit=_public_rate()))
 
 
 # --- Helpers --------------------------------------------------------------------------
@@ -121,16 +124,16 @@ def _limit() -> int:
     if raw is None:
         return DEFAULT_LIMIT
     if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ApiError(400, f"The limit parameter must be a whole number from 1 to "
-                            f"{MAX_LIMIT}.")
+        raise ApiError(400, _l("The limit parameter must be a whole number from 1 to "
+                               "%(max)d.", max=MAX_LIMIT))
     return int(raw)
 
 
 def _after() -> str | None:
     after = request.args.get("after")
     if after is not None and not _REF.fullmatch(after):
-        raise ApiError(400, "The after parameter must be a photo id (16 hexadecimal "
-                            "digits) from the list being paged.")
+        raise ApiError(400, _l("The after parameter must be a photo id (16 hexadecimal "
+                               "digits) from the list being paged."))
     return after
 
 
@@ -139,7 +142,7 @@ def _event(slug: str) -> Event:
     if len(slug) <= 120 and "\x00" not in slug:
         event = db.session.scalars(select(Event).where(Event.slug == slug)).first()
     if event is None:
-        raise ApiError(404, "There is no such event.")
+        raise ApiError(404, _l("There is no such event."))
     return event
 
 
@@ -149,7 +152,7 @@ def _own_photo(ref: str) -> Photo:
     if _REF.fullmatch(ref):
         photo = db.session.scalars(select(Photo).where(Photo.ref == ref)).first()
     if photo is None or photo.photographer_id != api_user().id:
-        raise ApiError(404, "There is no such photo among your uploads.")
+        raise ApiError(404, _l("There is no such photo among your uploads."))
     return photo
 
 
@@ -237,15 +240,15 @@ def event_photos(slug: str):
             if not db.session.scalar(select(exists().where(
                     Photo.event_id == event.id, _released()))):
                 # Nothing released: the event is not announced, whatever ``after`` says.
-                raise ApiError(404, "There is no such event.")
-            raise ApiError(404, "There is no such released photo in this event to "
-                                "continue after.")
+                raise ApiError(404, _l("There is no such event."))
+            raise ApiError(404, _l("There is no such released photo in this event to "
+                                   "continue after."))
         query = query.where(tuple_(Photo.released_at, Photo.id) < tuple_(*anchor))
     rows = db.session.execute(query.limit(limit + 1)).all()
     more, rows = len(rows) > limit, rows[:limit]
     if not rows and not after:
         # An event with nothing released is not announced (as in the gallery).
-        raise ApiError(404, "There is no such event.")
+        raise ApiError(404, _l("There is no such event."))
     next_url = None
     if more:
         values = {"limit": limit} if request.args.get("limit") is not None else {}
@@ -292,22 +295,23 @@ def _status(photo: Photo) -> dict:
 def upload(slug: str):
     event = _event(slug)
     if api_user() not in event.photographers:
-        raise ApiError(403, "You are not a photographer of this event: an admin adds "
-                            "photographers to the events they may upload to.")
+        raise ApiError(403, _l("You are not a photographer of this event: an admin adds "
+                               "photographers to the events they may upload to."))
     files = request.files.getlist("photo")
     if not files:
-        raise ApiError(400, "No file was sent: send the photo as the multipart/form-data "
-                            "file field 'photo'.")
+        raise ApiError(400, _l("No file was sent: send the photo as the "
+                               "multipart/form-data file field '%(field)s'.", field="photo"))
     if len(files) > 1:
         for f in files:
             f.close()
-        raise ApiError(400, "Send one photo per request (one file field 'photo').")
+        raise ApiError(400, _l("Send one photo per request (one file field '%(field)s').",
+                               field="photo"))
     # The file name the client sent is never read, stored or echoed.
     [upload_file] = files
     try:
         photo = photos.accept_upload(upload_file.stream, event, api_user())
     except photos.UploadRefused as err:
-        raise ApiError(err.status, str(err)) from None
+        raise ApiError(err.status, photo_words.refusal(err)) from None
     finally:
         upload_file.close()
     db.session.refresh(photo)

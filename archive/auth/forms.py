@@ -1,48 +1,51 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 MIN_PASSWORD = 10
-EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Enter an email address.")
+EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Enter an email address."))
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired()])
-    submit = SubmitField("Log in")
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+    submit = SubmitField(_l("Log in"))
 
 
 class NewPasswordMixin:
     password = PasswordField(
-        "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)],
-        description=f"At least {MIN_PASSWORD} characters. A few unrelated words work well.")
+        _l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)],
+        description=_l("At least %(min)d characters. A few unrelated words work well.",
+                       min=MIN_PASSWORD))
     confirm = PasswordField(
-        "Repeat the password", validators=[DataRequired(), EqualTo("password",
-                                                                   "The passwords differ.")])
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo("password", _l("The passwords differ."))])
 
 
 class AcceptInvitationForm(NewPasswordMixin, FlaskForm):
-    email = EmailField("Email (you log in with it)",
+    email = EmailField(_l("Email (you log in with it)"),
                        validators=[DataRequired(), EMAIL, Length(max=254)])
-    display_name = StringField("Name shown to the team", validators=[DataRequired(),
-                                                                     Length(max=80)])
+    display_name = StringField(_l("Name shown to the team"),
+                               validators=[DataRequired(), Length(max=80)])
     credit_name = StringField(
-        "Credit on released photos (leave empty to be credited as \u201canonymous\u201d)",
+        _l("Credit on released photos (leave empty to be credited as “anonymous”)"),
         validators=[Optional(), Length(max=80)])
-    submit = SubmitField("Create my account")
+    submit = SubmitField(_l("Create my account"))
 
 
 class ChangePasswordForm(NewPasswordMixin, FlaskForm):
-    current = PasswordField("Current password", validators=[DataRequired()])
-    submit = SubmitField("Change password")
+    current = PasswordField(_l("Current password"), validators=[DataRequired()])
+    submit = SubmitField(_l("Change password"))
 
 
 class ApiTokenForm(FlaskForm):
     label = StringField(
-        "Name of the new token", validators=[DataRequired(), Length(max=80)],
-        description="What will use it, e.g. \u201cupload script on my laptop\u201d.")
-    password = PasswordField("Your password", validators=[DataRequired()],
-                             description="Asked again: a token works until you revoke it.")
-    submit = SubmitField("Create token")
+        _l("Name of the new token"), validators=[DataRequired(), Length(max=80)],
+        description=_l("What will use it, e.g. “upload script on my laptop”."))
+    password = PasswordField(_l("Your password"), validators=[DataRequired()],
+                             description=_l("Asked again: a token works until you revoke "
+                                            "it."))
+    submit = SubmitField(_l("Create token"))

@@ -3,11 +3,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 
 from .. import accounts, api_tokens
 from ..client_limits import hit_login_account_limit
 from ..extensions import limiter
+from ..words.accounts import refusal
 from . import bp
 from .devices import device_for, remember_device
 from .forms import AcceptInvitationForm, ApiTokenForm, ChangePasswordForm, LoginForm
@@ -43,13 +45,13 @@ def login():
         # Before any hash, and counted for every address: a 429 here takes the same
         # time and says the same whether or not the account exists.
         if hit_login_account_limit(form.email.data, device_for(form.email.data)):
-            flash("Too many login attempts with this email address. Please wait a few "
-                  "minutes and try again.", "error")
+            flash(gettext("Too many login attempts with this email address. Please wait a "
+                          "few minutes and try again."), "error")
             return render_template("auth/login.html", form=form), 429
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is None:
             # One message for every failure, so the form does not confirm who has an account.
-            flash("Wrong email or password, or the account is disabled.", "error")
+            flash(gettext("Wrong email or password, or the account is disabled."), "error")
         else:
             start_browser_session(user)
             response = redirect(_safe_next(request.args.get("next")) or _home_for(user))
@@ -64,8 +66,8 @@ def logout():
     if current_user.is_authenticated:
         accounts.log_out_everywhere(current_user)
     end_browser_session()
-    flash("You are logged out. Every other browser or device logged in to your account "
-          "is logged out too.", "info")
+    flash(gettext("You are logged out. Every other browser or device logged in to your "
+                  "account is logged out too."), "info")
     return redirect(url_for("gallery.index"))
 
 
@@ -89,11 +91,11 @@ def accept_invitation(token: str):
             user = accounts.accept_invitation(invitation, form.email.data,
                                               form.display_name.data, form.password.data,
                                               form.credit_name.data if credited else None)
-        except ValueError as err:
-            flash(str(err), "error")
+        except accounts.AccountRefused as err:
+            flash(refusal(err), "error")
         else:
             start_browser_session(user)
-            flash("Welcome. Your account is ready.", "info")
+            flash(gettext("Welcome. Your account is ready."), "info")
             return redirect(_home_for(user))
     return render_template("auth/invite.html", form=form, role=invitation.role)
 
@@ -104,15 +106,19 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         if not current_user.check_password(form.current.data):
-            flash("The current password is wrong.", "error")
+            flash(gettext("The current password is wrong."), "error")
         else:
             user = current_user._get_current_object()
             revoked = accounts.change_password(user, form.password.data)
             start_browser_session(user)  # this browser stays in, under the new version
-            flash("Your password is changed. Every other browser or device logged in to "
-                  "your account is logged out."
-                  + (f" Your {revoked} API token(s) are revoked: make new ones for your "
-                     "scripts." if revoked else ""), "info")
+            message = gettext("Your password is changed. Every other browser or device "
+                              "logged in to your account is logged out.")
+            if revoked:
+                message += " " + ngettext(
+                    "Your %(num)d API token is revoked: make a new one for your scripts.",
+                    "Your %(num)d API tokens are revoked: make new ones for your scripts.",
+                    revoked)
+            flash(message, "info")
             return redirect(_home_for(user))
     return render_template("auth/password.html", form=form)
 
@@ -130,17 +136,17 @@ def tokens():
         if hit_login_account_limit(email, device_for(email)) \
                 or not accounts.authenticate(email, form.password.data):
             # Counted as login tries: a stolen session cannot guess the password here.
-            flash("The password is wrong, or was tried too often: no token was made.",
+            flash(gettext("The password is wrong, or was tried too often: no token was made."),
                   "error")
             return render_template("auth/tokens.html", form=form, new_token=None,
                                    tokens=api_tokens.tokens_of(current_user))
         try:
             _, new_token = api_tokens.create_token(current_user, form.label.data)
-        except ValueError as err:
-            flash(str(err), "error")
+        except accounts.AccountRefused as err:
+            flash(refusal(err), "error")
         else:
             form.label.data = ""
-            flash("Token created. Copy it now: it is shown only once.", "info")
+            flash(gettext("Token created. Copy it now: it is shown only once."), "info")
     return render_template("auth/tokens.html", form=form, new_token=new_token,
                            tokens=api_tokens.tokens_of(current_user))
 
@@ -152,5 +158,6 @@ def revoke_token(token_id: int):
     if token is None:
         abort(404)  # another user's token does not exist
     if api_tokens.revoke_token(current_user, token):
-        flash(f"The token \u201c{token.label}\u201d is revoked: it no longer works.", "info")
+        flash(gettext("The token “%(name)s” is revoked: it no longer works.",
+                      name=token.label), "info")
     return redirect(url_for("auth.tokens"))

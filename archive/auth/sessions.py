@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 from flask import current_app, flash, redirect, request, session, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_user, logout_user
 
 from ..models import User
@@ -54,9 +55,9 @@ def _end_idle_sessions():
     idle = _idle_seconds()
     if current_user.is_moderator and idle_too_long(seen, now, idle):
         end_browser_session()
-        hours = current_app.config["SESSION_IDLE_HOURS"]
-        flash(f"You were logged out after {hours:g} hours without activity. Please log in "
-              "again.", "info")
+        hours = "{:g}".format(current_app.config["SESSION_IDLE_HOURS"])
+        flash(gettext("You were logged out after %(hours)s hours without activity. Please "
+                      "log in again.", hours=hours), "info")
         target = request.full_path if request.method == "GET" else None
         return redirect(url_for("auth.login", next=target))
     if seen is None or now - seen >= min(TOUCH_EVERY, idle / 4):

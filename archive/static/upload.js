@@ -8,7 +8,16 @@
   var list = document.getElementById("upload-list");
   var token = form.querySelector("input[name=csrf_token]").value;
   var maxBytes = parseInt(form.dataset.maxBytes, 10);
-  var maxMb = form.dataset.maxMb;
+  // Every word the page shows comes from the page, in its language.
+  var words = JSON.parse(document.getElementById("upload-words").textContent);
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (all, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? values[key] : all;
+    });
+  }
+  function stateWord(state) {
+    return words.states[state] || state;
+  }
   var counter = 0;
   var queue = [];
   var active = 0;
@@ -18,22 +27,25 @@
     var li = document.createElement("li");
     li.className = "upload";
     li.innerHTML =
-      '<span class="name"></span>' +
+      // dir=auto: a file's name and a message keep their own direction on a
+      // right-to-left page (a Latin name, or a refusal not yet translated).
+      '<span class="name" dir="auto"></span>' +
       '<progress max="100" value="0"></progress>' +
-      '<span class="state" role="status">waiting</span>' +
-      '<span class="message"></span>';
+      '<span class="state" role="status"></span>' +
+      '<span class="message" dir="auto"></span>';
     // The file's own name is shown here, on this page only, so that the photographer
     // knows which file was refused. It is never sent (see send) nor stored.
-    var label = file.name || "Photo " + n;
+    var label = file.name || fill(words.photo, { number: n });
     li.querySelector(".name").textContent = label;
-    li.querySelector("progress").setAttribute("aria-label", "Upload of " + label);
+    li.querySelector("progress").setAttribute("aria-label", fill(words.upload_of, { name: label }));
+    setState(li, "waiting");
     list.appendChild(li);
     return li;
   }
 
   function setState(li, state, message) {
     var s = li.querySelector(".state");
-    s.textContent = state;
+    s.textContent = stateWord(state);
     s.className = "state state-" + state;
     li.dataset.state = state;
     li.querySelector(".message").textContent = message || "";
@@ -47,11 +59,11 @@
       var body = {};
       try { body = JSON.parse(xhr.responseText); } catch (e) { /* ignore */ }
       if (xhr.status !== 200) {
-        setState(li, "failed", body.error || "The status could not be read.");
+        setState(li, "failed", body.message || body.error || words.unreadable);
         return;
       }
       var message = body.state === "done"
-        ? body.faces + (body.faces === 1 ? " face" : " faces") + " obscured"
+        ? fill(words.faces, { number: body.faces })
         : body.error || "";
       setState(li, body.state, message);
       if (body.state === "queued" || body.state === "processing") {
@@ -59,7 +71,7 @@
       } else if (body.state === "done" && li.dataset.page) {
         var a = document.createElement("a");
         a.href = li.dataset.page;
-        a.textContent = "see it";
+        a.textContent = words.see_it;
         li.querySelector(".message").append(" · ", a);
       }
     };
@@ -90,12 +102,12 @@
         setState(li, body.state);
         poll(li, body.status_url);
       } else {
-        setState(li, "failed", body.error || "The upload was refused (" + xhr.status + ").");
+        setState(li, "failed", body.message || body.error || fill(words.refused, { status: xhr.status }));
       }
       next();
     };
     xhr.onerror = function () {
-      setState(li, "failed", "The connection broke during the upload. Try this file again.");
+      setState(li, "failed", words.broken);
       next();
     };
     xhr.send(data);
@@ -118,9 +130,9 @@
       counter += 1;
       var li = row(counter, file);
       if (file.size === 0) {
-        setState(li, "failed", "The file is empty (0 bytes).");
+        setState(li, "failed", words.empty);
       } else if (file.size > maxBytes) {
-        setState(li, "failed", "The file is larger than the limit of " + maxMb + " MB.");
+        setState(li, "failed", words.too_large);
       } else {
         queue.push({ file: file, li: li });
       }

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask import (
     abort,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -10,6 +11,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -18,6 +20,7 @@ from ..extensions import db
 from ..models import ClaimKind, ClaimStatus, Event, FaceDecision, Photo, PhotoState
 from ..review.claims_routes import face_number
 from ..words import claims as claim_words
+from ..words import photos as photo_words
 from ..words import release as release_words
 from ..words.metadata import removed_words
 from . import bp
@@ -66,7 +69,24 @@ def home():
 @login_required
 def upload_page(slug: str):
     event = _my_event(slug)
-    return render_template("studio/upload.html", event=event)
+    return render_template("studio/upload.html", event=event, upload_words=_upload_words())
+
+
+def _upload_words() -> dict:
+    """The upload page's script holds no words: these, in the page's language."""
+    return {
+        "states": {code: str(words) for code, words in photo_words.STATE.items()},
+        "photo": gettext("Photo {number}"),
+        "upload_of": gettext("Upload of {name}"),
+        "unreadable": gettext("The status could not be read."),
+        "faces": gettext("Faces obscured: {number}"),
+        "see_it": gettext("see it"),
+        "refused": gettext("The upload was refused ({status})."),
+        "broken": gettext("The connection broke during the upload. Try this file again."),
+        "empty": str(photo_words.refusal(photos.UploadRefused(photos.Refusal.EMPTY))),
+        "too_large": str(photo_words.refusal(photos.UploadRefused(
+            photos.Refusal.TOO_LARGE, 413, mb=current_app.config["MAX_UPLOAD_MB"]))),
+    }
 
 
 @bp.route("/events/<slug>/upload", methods=["POST"])
@@ -77,7 +97,7 @@ def upload(slug: str):
     # A form sent with nothing chosen has one part with no name and no bytes.
     files = [f for f in request.files.getlist("photo") if f.filename or _size(f.stream)]
     if not files:
-        message = "No file was sent. Choose or drop one or more photos."
+        message = gettext("No file was sent. Choose or drop one or more photos.")
         if wants_json:
             return jsonify({"state": "failed", "error": message}), 400
         flash(message, "error")
@@ -87,7 +107,7 @@ def upload(slug: str):
         try:
             photo = photos.accept_upload(f.stream, event, current_user)
         except photos.UploadRefused as err:
-            results.append((index, None, str(err), err.status))
+            results.append((index, None, str(photo_words.refusal(err)), err.status))
         else:
             results.append((index, photo, None, 202))
         finally:
@@ -103,10 +123,12 @@ def upload(slug: str):
         return jsonify(body), 202
     for index, photo, error, _ in results:
         if photo is None:
-            flash(f"File {index}: {error}", "error")
+            flash(gettext("File %(number)d: %(error)s", number=index, error=error), "error")
     accepted = sum(1 for r in results if r[1] is not None)
     if accepted:
-        flash(f"{accepted} photo(s) received and queued for processing.", "info")
+        flash(ngettext("%(num)d photo received and queued for processing.",
+                       "%(num)d photos received and queued for processing.", accepted),
+              "info")
     return redirect(url_for("studio.home"))
 
 
@@ -119,8 +141,9 @@ def _claims_seen_by_photographer(photo: Photo) -> list[dict]:
     for c in sorted(photo.claims, key=lambda c: (c.created_at, c.id), reverse=True):
         own = c.source == "photographer"
         seen.append({
-            "kind": claim_words.OWN_RELEASE if own else claim_words.MODERATOR_KIND[c.kind],
-            "status": claim_words.MODERATOR_STATUS[c.status],
+            "kind": str(claim_words.OWN_RELEASE if own
+                        else claim_words.MODERATOR_KIND[c.kind]),
+            "status": str(claim_words.MODERATOR_STATUS[c.status]),
             "open": c.status == ClaimStatus.OPEN,
             "reason": c.reason,
             "date": c.created_at,
@@ -141,7 +164,9 @@ def _pending_releases(photo: Photo) -> set[int]:
 def photo(ref: str):
     p = _own_photo(ref)
     where, why = release.standing(p)
-    return render_template("studio/photo.html", photo=p, status=photos.status_of(p),
+    status = photos.status_of(p)
+    return render_template("studio/photo.html", photo=p, status=status,
+                           state_word=photo_words.state(status["state"]),
                            standing=(where, release_words.STANDING_WORDS[where],
                                      release_words.standing_line(where, why)),
                            removed=removed_words(p.metadata_found),
@@ -169,14 +194,16 @@ def record_release(ref: str, face_id: int):
         flash(str(err), "error")
         return redirect(url_for("studio.photo", ref=ref))
     if receipt.claim.status == ClaimStatus.VERIFIED and face.decision == FaceDecision.SHOW:
-        flash(f"Release recorded. This event accepts photographers' releases: face {number} "
-              "is shown in the public version as soon as it has been made again.", "info")
+        flash(gettext("Release recorded. This event accepts photographers' releases: face "
+                      "%(number)s is shown in the public version as soon as it has been "
+                      "made again.", number=number), "info")
     elif face.locked:
-        flash(f"Release recorded. Someone asked for face {number} to stay blurred, so it "
-              "stays blurred unless a moderator explicitly overrides that request.", "info")
+        flash(gettext("Release recorded. Someone asked for face %(number)s to stay blurred, "
+                      "so it stays blurred unless a moderator explicitly overrides that "
+                      "request.", number=number), "info")
     else:
-        flash(f"Release recorded. A moderator verifies it before face {number} is shown; "
-              "until then it stays obscured.", "info")
+        flash(gettext("Release recorded. A moderator verifies it before face %(number)s is "
+                      "shown; until then it stays obscured.", number=number), "info")
     return redirect(url_for("studio.photo", ref=ref))
 
 
@@ -215,14 +242,14 @@ def preview(ref: str):
 def delete(ref: str):
     p = _own_photo(ref)
     if p.state == PhotoState.PURGED:
-        flash("Every file of this photo was already deleted.", "error")
+        flash(gettext("Every file of this photo was already deleted."), "error")
         return redirect(url_for("studio.photo", ref=ref))
     if p.state == PhotoState.RELEASED:
-        flash("A released photo cannot be deleted here: ask a moderator to take it down.",
-              "error")
+        flash(gettext("A released photo cannot be deleted here: ask a moderator to take it "
+                      "down."), "error")
         return redirect(url_for("studio.photo", ref=ref))
     photos.delete_photo(p, current_user, "deleted by its photographer")
-    flash("The photo and every file made from it are deleted.", "info")
+    flash(gettext("The photo and every file made from it are deleted."), "info")
     return redirect(url_for("studio.home"))
 
 
@@ -231,7 +258,8 @@ def delete(ref: str):
 def retry(ref: str):
     p = _own_photo(ref)
     if p.state != PhotoState.FAILED or not p.upload_key:
-        flash("Only a failed photo whose upload is still kept can be tried again.", "error")
+        flash(gettext("Only a failed photo whose upload is still kept can be tried again."),
+              "error")
         return redirect(url_for("studio.photo", ref=ref))
     photos.requeue(p)
     return redirect(url_for("studio.photo", ref=ref))

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 WORDS = {
-    "gps": "GPS position",
-    "capture_time": "date and time taken",
-    "camera": "camera make and model",
-    "serial_numbers": "camera or lens serial number",
-    "owner": "owner, artist or copyright name",
-    "software": "editing software",
-    "place_names": "place names",
-    "xmp": "XMP block",
-    "iptc": "IPTC block",
-    "comments": "comments",
-    "thumbnail": "embedded thumbnail",
-    "icc_profile": "colour profile",
-    "maker_notes": "camera maker notes",
+    "gps": _l("GPS position"),
+    "capture_time": _l("date and time taken"),
+    "camera": _l("camera make and model"),
+    "serial_numbers": _l("camera or lens serial number"),
+    "owner": _l("owner, artist or copyright name"),
+    "software": _l("editing software"),
+    "place_names": _l("place names"),
+    "xmp": _l("XMP block"),
+    "iptc": _l("IPTC block"),
+    "comments": _l("comments"),
+    "thumbnail": _l("embedded thumbnail"),
+    "icc_profile": _l("colour profile"),
+    "maker_notes": _l("camera maker notes"),
 }
 
 
 def removed_words(found: dict | None) -> list[str]:
     """The kinds found (and removed), in the report's order, as words."""
-    return [WORDS[k] for k in WORDS if found and found.get(k)]
+    return [str(WORDS[k]) for k in WORDS if found and found.get(k)]

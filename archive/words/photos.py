@@ -1,0 +1,61 @@
+"""A photo's upload and processing in words: why an upload was refused, and what each
+state code of the status endpoint means (the upload page and the photographer's pages).
+
+:mod:`archive.photos` raises :class:`~archive.photos.UploadRefused` with a code and
+gives state codes (``queued``, ``done``...); the words are here only.
+"""
+
+from __future__ import annotations
+
+from flask_babel import LazyString, force_locale, gettext
+from flask_babel import lazy_gettext as _l
+
+from ..languages import DEFAULT
+from ..photos import Refusal, UploadRefused
+
+_REFUSAL: dict[Refusal, LazyString] = {
+    Refusal.EMPTY: _l("The file is empty (0 bytes)."),
+    Refusal.DUPLICATE: _l("This photo is already in this event (the same file was uploaded "
+                          "before)."),
+    Refusal.PURGED_MEANWHILE: _l("This event's unreleased photos were just deleted by an "
+                                 "admin; the upload was not kept."),
+}
+
+
+def _refusal_now(err: UploadRefused) -> str:
+    if err.code == Refusal.TOO_LARGE:
+        return gettext("The file is larger than the limit of %(mb)s MB.", mb=err.params["mb"])
+    if err.code == Refusal.IMAGE_REJECTED:
+        # The reader's own sentence (archive.imaging.reading), as it gives it.
+        return str(err.params["detail"])
+    return str(_REFUSAL[err.code])
+
+
+def refusal(err: UploadRefused) -> LazyString:
+    """Why the upload was refused, put into words when it is shown (a lazy string: the
+    API gives it both in English and in the request's language)."""
+    return LazyString(_refusal_now, err)
+
+
+def refusal_in_english(err: UploadRefused) -> str:
+    with force_locale(DEFAULT):
+        return _refusal_now(err)
+
+
+#: Each state code of ``photos.status_of`` as the upload page and the photo page say it.
+STATE: dict[str, LazyString] = {
+    "queued": _l("queued"),
+    "processing": _l("processing"),
+    "failed": _l("failed"),
+    "done": _l("done"),
+    "hidden": _l("hidden"),
+    "rejected": _l("rejected"),
+    # Only the upload page's own steps, before the archive has the file.
+    "waiting": _l("waiting"),
+    "uploading": _l("uploading"),
+}
+
+
+def state(code: str) -> str:
+    words = STATE.get(code)
+    return str(words) if words is not None else code
