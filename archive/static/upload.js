@@ -10,6 +10,9 @@
   var maxBytes = parseInt(form.dataset.maxBytes, 10);
   // Every word the page shows comes from the page, in its language.
   var words = JSON.parse(document.getElementById("upload-words").textContent);
+  // The browser's own "Choose files / No file chosen" is in the browser's language, not
+  // the page's: with the script running, the drop zone (a label) is the only control.
+  form.classList.add("scripted");
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (all, key) {
       return Object.prototype.hasOwnProperty.call(values, key) ? values[key] : all;
