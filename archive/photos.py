@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import shutil
 from enum import StrEnum
@@ -172,12 +173,40 @@ def find_duplicate(event: Event, digest: str) -> Photo | None:
         Photo.state != PhotoState.FAILED)).first()
 
 
+def failure_record(template: str, params: dict) -> str:
+    """What ``photo.error`` keeps: the English sentence's template and its values."""
+    return json.dumps({"t": template, "p": params}, ensure_ascii=False, default=str)
+
+
+def failure(photo: Photo) -> tuple[str, dict] | None:
+    """Why processing failed, as a template and its values (a row from before the
+    failures were kept this way holds its sentence as plain text)."""
+    if not photo.error:
+        return None
+    try:
+        kept = json.loads(photo.error)
+    except ValueError:
+        return photo.error, {}
+    if not isinstance(kept, dict) or not isinstance(kept.get("t"), str):
+        return photo.error, {}
+    return kept["t"], dict(kept.get("p") or {})
+
+
+def failure_in_english(photo: Photo) -> str | None:
+    why = failure(photo)
+    if why is None:
+        return None
+    template, params = why
+    return template % params if params else template
+
+
 def status_of(photo: Photo) -> dict:
-    """The small JSON the upload page polls."""
+    """The small JSON the upload page polls (``error`` in English: a stable field; the
+    pages word it in their language with ``archive.words.photos.failure``)."""
     return {
         "id": photo.ref,
         "state": STATUS_CODES.get(photo.state, photo.state),
-        "error": photo.error if photo.state == PhotoState.FAILED else None,
+        "error": failure_in_english(photo) if photo.state == PhotoState.FAILED else None,
         "faces": len(photo.faces) if photo.processed_at else None,
     }
 

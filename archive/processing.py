@@ -24,9 +24,9 @@ from . import failpoints
 from .extensions import db
 from .imaging.faces import get_detector
 from .imaging.pipeline import make_master, render_public, self_check
-from .imaging.reading import ImageRejected
+from .imaging.reading import N_, ImageRejected
 from .models import Face, FaceDecision, FaceSource, Photo, PhotoState, utcnow
-from .photos import delete_files, get_store, sweep_work, work_prefix, work_root
+from .photos import delete_files, failure_record, get_store, sweep_work, work_prefix, work_root
 from .storage import new_key
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,13 @@ def sweep_discarded(photo: Photo) -> None:
             db.session.rollback()
 
 
-def _fail(photo: Photo, message: str, keep_upload: bool) -> None:
+def _fail(photo: Photo, template: str, keep_upload: bool, **params: object) -> None:
+    """Mark the photo failed with why: an English sentence with ``%(name)s`` placeholders
+    and their values, kept as codes (:func:`archive.photos.failure`) so that each page
+    says it in its reader's language."""
     photo.state = PhotoState.FAILED
     photo.lease_until = None
-    photo.error = message
+    photo.error = failure_record(template, params)
     if not keep_upload and photo.upload_key:
         photo.discard_keys = [photo.upload_key]
         photo.upload_key = None
@@ -82,8 +85,8 @@ def process_photo(photo_id: int) -> None:
         photo = db.session.get(Photo, photo_id)
         if photo is not None and photo.state == PhotoState.PROCESSING:
             if photo.attempts >= MAX_ATTEMPTS:
-                _fail(photo, "Processing failed several times. You can try again or "
-                             "delete it.", keep_upload=True)
+                _fail(photo, N_("Processing failed several times. You can try again or "
+                                "delete it."), keep_upload=True)
             else:
                 photo.state = PhotoState.UPLOADED  # queued again: the queue retries
                 photo.lease_until = None
@@ -134,10 +137,11 @@ def _process(photo_id: int) -> None:
     sweep_discarded(photo)
     sweep_work(photo)
     if not photo.upload_key:
-        _fail(photo, "The uploaded file is gone; please upload it again.", keep_upload=False)
+        _fail(photo, N_("The uploaded file is gone; please upload it again."),
+              keep_upload=False)
         return
     if photo.attempts > MAX_ATTEMPTS:  # earlier runs died without reporting (a killed worker)
-        _fail(photo, "Processing failed several times. You can try again or delete it.",
+        _fail(photo, N_("Processing failed several times. You can try again or delete it."),
               keep_upload=True)
         return
     run = photo.attempts  # this run's number: a later run that took over has another
@@ -158,7 +162,7 @@ def _process(photo_id: int) -> None:
             with store.open(photo.upload_key) as src:
                 upload = src.read()
         except FileNotFoundError:  # the upload request died before its bytes were stored
-            _fail(photo, "The upload did not finish. Please upload the photo again.",
+            _fail(photo, N_("The upload did not finish. Please upload the photo again."),
                   keep_upload=False)
             return
         failpoints.reached("process:upload_copied")
@@ -166,7 +170,7 @@ def _process(photo_id: int) -> None:
         try:
             outcome = make_master(upload, master, settings, detector)
         except ImageRejected as err:
-            _fail(photo, str(err), keep_upload=False)
+            _fail(photo, err.template, keep_upload=False, **err.params)
             return
         del upload
         failpoints.reached("process:master_made")

@@ -449,7 +449,8 @@ def test_failed_in_processing_with_a_clear_reason(app, ana, good_jpeg, caplog):
         status = ana.get(STATUS.format(ref=body["id"]))
         assert status.status_code == 200
         assert status.get_json() == {"id": body["id"], "state": "failed",
-                                     "error": body["error"], "faces": None}, case
+                                     "error": body["error"], "message": body["error"],
+                                     "faces": None}, case
         page = ana.get(body["page_url"]).get_data(as_text=True)
         assert str(escape(body["error"])) in page, case
         assert "Try again" not in page  # the file was the problem: it is not kept

@@ -282,7 +282,7 @@ def openapi():
 
 
 def _status(photo: Photo) -> dict:
-    body = photos.status_of(photo)
+    body = photo_words.with_message(photos.status_of(photo), photo)
     body["event"] = photo.event.slug
     body["created_at"] = _iso(photo.created_at)
     body["status_url"] = url_for("api.photo", ref=photo.ref, _external=True)

@@ -19,7 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from .reading import ImageRejected
+from .reading import N_, ImageRejected
 from .settings import ImagingSettings
 
 #: Files a folder walk skips: operating-system litter, never photos.
@@ -127,7 +127,7 @@ def scrub_one(
 
     try:
         if not job.src.is_file():
-            raise ImageRejected("No such file.")
+            raise ImageRejected(N_("No such file."))
         job.dest.parent.mkdir(parents=True, exist_ok=True)
         outcome = scrub_file(job.src, job.dest, settings)
         values = describe(str(job.src)) if show_values else []

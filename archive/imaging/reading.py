@@ -31,14 +31,29 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 #: Sniffed kind -> the Pillow format name to open it with.
 ACCEPTED = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF", "heif": "HEIF"}
-ACCEPTED_NAMES = "JPEG, PNG, WebP, TIFF or HEIC"
 
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1",
                 b"msf1"}
 
 
+def N_(sentence: str) -> str:
+    """Mark an English sentence for the translation catalogues, unchanged: the engine
+    knows no Flask and no language, the web archive's words layer translates it
+    (``archive.words.photos``), and the command line prints it as it is."""
+    return sentence
+
+
 class ImageRejected(Exception):
-    """The file cannot be used; ``str(err)`` says why, in words for the sender."""
+    """The file cannot be used; ``str(err)`` says why, in English words for the sender.
+
+    ``template`` is the sentence with ``%(name)s`` placeholders and ``params`` their
+    values (sizes, a format's name, never anything read from the file), so that the web
+    archive can say the same in the reader's language."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(template % params if params else template)
 
 
 class TooManyPixels(ImageRejected):
@@ -65,7 +80,7 @@ class LoadedImage:
 def sniff(head: bytes) -> str:
     """Name the kind of file from its first bytes, or raise :class:`ImageRejected`."""
     if not head:
-        raise ImageRejected("The file is empty.")
+        raise ImageRejected(N_("The file is empty."))
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -79,25 +94,25 @@ def sniff(head: bytes) -> str:
         if brand in _HEIF_BRANDS:
             return "heif"
         if brand in (b"avif", b"avis"):
-            raise ImageRejected(f"AVIF is not accepted. Please send {ACCEPTED_NAMES}.")
-        raise ImageRejected(
-            f"This is a video or other ISO media file, not a {ACCEPTED_NAMES} photo."
-        )
+            raise ImageRejected(N_("AVIF is not accepted. Please send JPEG, PNG, WebP, TIFF "
+                               "or HEIC."))
+        raise ImageRejected(N_("This is a video or other ISO media file, not a JPEG, PNG, "
+                               "WebP, TIFF or HEIC photo."))
     if head.startswith(b"%PDF"):
-        raise ImageRejected("This is a PDF document, not a photo.")
+        raise ImageRejected(N_("This is a PDF document, not a photo."))
     if head[:6] in (b"GIF87a", b"GIF89a"):
-        raise ImageRejected(f"GIF images are not accepted. Please send {ACCEPTED_NAMES}.")
+        raise ImageRejected(N_("GIF images are not accepted. Please send JPEG, PNG, WebP, TIFF "
+                               "or HEIC."))
     if head.startswith(b"BM"):
-        raise ImageRejected(f"BMP images are not accepted. Please send {ACCEPTED_NAMES}.")
+        raise ImageRejected(N_("BMP images are not accepted. Please send JPEG, PNG, WebP, TIFF "
+                               "or HEIC."))
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith(b"<") and (b"<svg" in text or text.startswith(b"<?xml")):
         raise ImageRejected(
-            "SVG drawings are not accepted: they are not photos and can carry scripts."
-        )
-    raise ImageRejected(
-        f"This file is not an image the archive can read: its content is not {ACCEPTED_NAMES} "
-        "(the file name is not trusted)."
-    )
+            N_("SVG drawings are not accepted: they are not photos and can carry scripts."))
+    raise ImageRejected(N_(
+        "This file is not an image the archive can read: its content is not JPEG, PNG, WebP, "
+        "TIFF or HEIC (the file name is not trusted)."))
 
 
 def _megabytes(n: int) -> str:
@@ -112,9 +127,8 @@ def open_image(path: Source, settings: ImagingSettings) -> LoadedImage:
     """
     size = source_size(path)
     if size > settings.max_bytes:
-        raise ImageRejected(
-            f"The file is {_megabytes(size)}; the limit is {_megabytes(settings.max_bytes)}."
-        )
+        raise ImageRejected(N_("The file is %(size)s; the limit is %(limit)s."),
+                            size=_megabytes(size), limit=_megabytes(settings.max_bytes))
     with open_source(path) as f:
         kind = sniff(f.read(64))
     fmt = ACCEPTED[kind]
@@ -165,31 +179,36 @@ def _refusals(fmt: str, settings: ImagingSettings) -> Iterator[None]:
         # Pillow refuses sizes far past its own limit before we see them; it names the
         # pixel count in its message.
         claimed = re.search(r"\((\d+) pixels\)", str(err))
-        size = f"{int(claimed.group(1)) / 1e6:.0f} megapixels" if claimed else "a vast size"
-        raise TooManyPixels(
-            f"The image claims {size}; the limit is {settings.max_pixels / 1e6:.0f} "
-            "megapixels (it looks like a decompression bomb)."
-        ) from None
+        limit = f"{settings.max_pixels / 1e6:.0f}"
+        if claimed:
+            raise TooManyPixels(N_(
+                "The image claims %(size)s megapixels; the limit is %(limit)s megapixels (it "
+                "looks like a decompression bomb)."),
+                size=f"{int(claimed.group(1)) / 1e6:.0f}", limit=limit) from None
+        raise TooManyPixels(N_(
+            "The image claims a vast size; the limit is %(limit)s megapixels (it looks like "
+            "a decompression bomb)."), limit=limit) from None
     except UnidentifiedImageError:
-        raise ImageRejected(
-            f"The file starts like a {fmt} image but its header cannot be read."
-        ) from None
+        raise ImageRejected(N_("The file starts like a %(format)s image but its header cannot "
+                               "be read."), format=fmt) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError,
             TypeError, ZeroDivisionError, RuntimeError, struct.error) as err:
         msg = str(err)
         if "truncated" in msg or isinstance(err, EOFError):
-            raise ImageRejected(_truncated(fmt)) from None
-        raise ImageRejected(_damaged(fmt)) from None
+            raise _truncated(fmt) from None
+        raise _damaged(fmt) from None
     except MemoryError:
-        raise ImageRejected("The image is too large to decode.") from None
+        raise ImageRejected(N_("The image is too large to decode.")) from None
 
 
-def _truncated(fmt: str) -> str:
-    return f"The {fmt} file is truncated: it ends before the image data does."
+def _truncated(fmt: str) -> ImageRejected:
+    return ImageRejected(N_("The %(format)s file is truncated: it ends before the image data "
+                            "does."), format=fmt)
 
 
-def _damaged(fmt: str) -> str:
-    return f"The {fmt} image data is damaged and cannot be decoded."
+def _damaged(fmt: str) -> ImageRejected:
+    return ImageRejected(N_("The %(format)s image data is damaged and cannot be decoded."),
+                         format=fmt)
 
 
 def check_header(fp: BinaryIO, settings: ImagingSettings) -> str:
@@ -204,9 +223,8 @@ def check_header(fp: BinaryIO, settings: ImagingSettings) -> str:
     fp.seek(0, os.SEEK_END)
     size = fp.tell()
     if size > settings.max_bytes:
-        raise ImageRejected(
-            f"The file is {_megabytes(size)}; the limit is {_megabytes(settings.max_bytes)}."
-        )
+        raise ImageRejected(N_("The file is %(size)s; the limit is %(limit)s."),
+                            size=_megabytes(size), limit=_megabytes(settings.max_bytes))
     fp.seek(0)
     kind = sniff(fp.read(64))
     fmt = ACCEPTED[kind]
@@ -232,19 +250,19 @@ def check_header(fp: BinaryIO, settings: ImagingSettings) -> str:
         fp.seek(0)
     if not whole:
         # libheif reports a cut-off file as an error in its data, not a truncation.
-        raise ImageRejected(_damaged(fmt) if kind == "heif" else _truncated(fmt))
+        raise _damaged(fmt) if kind == "heif" else _truncated(fmt)
     return fmt
 
 
 def _check_pixels(size: tuple[int, int], settings: ImagingSettings) -> None:
     w, h = size
     if w <= 0 or h <= 0:
-        raise ImageRejected("The image has no pixels.")
+        raise ImageRejected(N_("The image has no pixels."))
     if w * h > settings.max_pixels:
-        raise TooManyPixels(
-            f"The image is {w}x{h} ({w * h / 1e6:.0f} megapixels); "
-            f"the limit is {settings.max_pixels / 1e6:.0f} megapixels."
-        )
+        raise TooManyPixels(N_("The image is %(width)sx%(height)s (%(size)s megapixels); the "
+                               "limit is %(limit)s megapixels."),
+                            width=w, height=h, size=f"{w * h / 1e6:.0f}",
+                            limit=f"{settings.max_pixels / 1e6:.0f}")
 
 
 def _read_exif(im: Image.Image) -> Image.Exif | None:

@@ -117,7 +117,7 @@ def upload(slug: str):
         if photo is None:
             return jsonify({"state": "failed", "error": error}), status
         db.session.refresh(photo)
-        body = photos.status_of(photo)
+        body = photo_words.with_message(photos.status_of(photo), photo)
         body["status_url"] = url_for("studio.status", ref=photo.ref)
         body["page_url"] = url_for("studio.photo", ref=photo.ref)
         return jsonify(body), 202
@@ -164,7 +164,7 @@ def _pending_releases(photo: Photo) -> set[int]:
 def photo(ref: str):
     p = _own_photo(ref)
     where, why = release.standing(p)
-    status = photos.status_of(p)
+    status = photo_words.with_message(photos.status_of(p), p)
     return render_template("studio/photo.html", photo=p, status=status,
                            state_word=photo_words.state(status["state"]),
                            standing=(where, release_words.STANDING_WORDS[where],
@@ -210,7 +210,8 @@ def record_release(ref: str, face_id: int):
 @bp.route("/photos/<ref>/status.json")
 @login_required
 def status(ref: str):
-    return jsonify(photos.status_of(_own_photo(ref)))
+    p = _own_photo(ref)
+    return jsonify(photo_words.with_message(photos.status_of(p), p))
 
 
 @bp.route("/photos/<ref>/thumb.jpg")

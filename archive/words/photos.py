@@ -10,7 +10,9 @@ from __future__ import annotations
 from flask_babel import LazyString, force_locale, gettext
 from flask_babel import lazy_gettext as _l
 
+from .. import photos
 from ..languages import DEFAULT
+from ..models import Photo, PhotoState
 from ..photos import Refusal, UploadRefused
 
 _REFUSAL: dict[Refusal, LazyString] = {
@@ -26,8 +28,9 @@ def _refusal_now(err: UploadRefused) -> str:
     if err.code == Refusal.TOO_LARGE:
         return gettext("The file is larger than the limit of %(mb)s MB.", mb=err.params["mb"])
     if err.code == Refusal.IMAGE_REJECTED:
-        # The reader's own sentence (archive.imaging.reading), as it gives it.
-        return str(err.params["detail"])
+        # The engine's sentence (archive.imaging.reading), in the reader's language.
+        detail = err.params["detail"]
+        return gettext(detail.template, **detail.params)
     return str(_REFUSAL[err.code])
 
 
@@ -35,6 +38,24 @@ def refusal(err: UploadRefused) -> LazyString:
     """Why the upload was refused, put into words when it is shown (a lazy string: the
     API gives it both in English and in the request's language)."""
     return LazyString(_refusal_now, err)
+
+
+def failure(photo: Photo) -> str | None:
+    """Why processing failed, in the reader's language (None if it did not fail).
+    The engine and the worker keep an English template and its values
+    (:func:`archive.photos.failure`): the catalogues hold each template (``N_``)."""
+    why = photos.failure(photo) if photo.state == PhotoState.FAILED else None
+    if why is None:
+        return None
+    template, params = why
+    return gettext(template, **params)
+
+
+def with_message(status: dict, photo: Photo) -> dict:
+    """A status body (``photos.status_of``) with ``message``: why it failed, in the
+    request's language (None unless it failed)."""
+    status["message"] = failure(photo)
+    return status
 
 
 def refusal_in_english(err: UploadRefused) -> str:
