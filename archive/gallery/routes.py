@@ -4,7 +4,7 @@ from flask import abort, current_app, redirect, render_template, request, send_f
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
-from .. import release
+from .. import languages, release
 from ..extensions import db
 from ..models import Event, Photo, PhotoState
 from ..photos import get_store
@@ -54,6 +54,7 @@ def event(slug: str):
     ev = db.session.scalars(select(Event).where(Event.slug == slug)).first()
     if ev is None:
         abort(404)
+    languages.use_event_language(ev.language)
     size = current_app.config["GALLERY_PAGE_SIZE"]
     # Keyset pagination, newest release first, on ix_photos_gallery (event_id, state,
     # released_at, id): the row comparison is an index bound, so a deep page costs
@@ -82,6 +83,7 @@ def event(slug: str):
 @public_page()
 def photo(ref: str):
     p = public_photo_or_404(ref)
+    languages.use_event_language(p.event.language)
     return render_template("gallery/photo.html", photo=p, store=get_store())
 
 
