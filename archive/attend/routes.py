@@ -24,6 +24,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext
+from markupsafe import Markup
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
@@ -70,6 +71,14 @@ def _private(response: Response) -> Response:
 @bp.context_processor
 def _links() -> dict:
     return {"link": link}
+
+
+@bp.app_template_filter("bdi")
+def bdi(value: object) -> Markup:
+    """A name (an event's, a credit) set apart from the sentence around it, so that a
+    Latin or Cyrillic name keeps its own order on a right-to-left page, and the words
+    beside it theirs (escaped like any value)."""
+    return Markup("<bdi>{}</bdi>").format(value)
 
 
 def link(endpoint: str, **values) -> str:
@@ -285,12 +294,10 @@ def claim(token: str, ref: str):
             return render_template("attend/limited.html", message=str(err), event=event,
                                    token=token)
         return _photo_page(event, token, photo, str(err), 429)
-    return _receipt_made(receipt, back=link("attend.review", token=token),
-                         back_words=gettext("Back to the photos of %(event)s",
-                                            event=event.name))
+    return _receipt_made(receipt, back=link("attend.review", token=token), back_event=event)
 
 
-def _receipt_made(receipt: claims.Receipt, back: str, back_words: str):
+def _receipt_made(receipt: claims.Receipt, back: str, back_event: Event | None = None):
     """The receipt link, shown this once (the archive keeps only its hash). Rendered in
     the POST's own answer: the secret is never in a redirect or a query string."""
     claim = receipt.claim
@@ -299,7 +306,7 @@ def _receipt_made(receipt: claims.Receipt, back: str, back_words: str):
         "attend/receipt_new.html", claim=claim, kind_words=claim_words.ATTENDEE_KIND[kind],
         face_number=_face_number(claim), next_words=claim_words.NEXT[kind],
         receipt_url=link("attend.receipt", secret=receipt.secret, _external=True),
-        back=back, back_words=back_words)
+        back=back, back_event=back_event)
 
 
 # --- receipts -----------------------------------------------------------------------------
@@ -408,8 +415,7 @@ def takedown(ref: str):
                                        token=None)
             message, status = str(err), 429
         else:
-            return _receipt_made(receipt, back=link("gallery.index"),
-                                 back_words=gettext("Back to the archive"))
+            return _receipt_made(receipt, back=link("gallery.index"))
     form = request.form if request.method == "POST" else {}
     return render_template(
         "attend/takedown.html", photo=photo, store=get_store(),

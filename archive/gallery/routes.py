@@ -84,7 +84,10 @@ def event(slug: str):
 def photo(ref: str):
     p = public_photo_or_404(ref)
     languages.use_event_language(p.event.language)
-    return render_template("gallery/photo.html", photo=p, store=get_store())
+    # The download's name as the button says it; a word joiner after the hyphen keeps it
+    # on one line (a right-to-left line broke it in two).
+    return render_template("gallery/photo.html", photo=p, store=get_store(),
+                           file_name=f"archive-\u2060{p.ref}.jpg")
 
 
 @bp.route("/photos/<ref>/download")
