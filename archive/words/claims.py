@@ -1,4 +1,6 @@
-"""Claims in words: their kinds, statuses and consequences, for each audience.
+"""Claims in words: their kinds, statuses and consequences, for each audience; what each
+choice does; takedown reasons and consent checks by code; and why a claim was refused or
+limited (:class:`archive.claims.Refusal`, :class:`archive.claims.Limit`).
 
 The attendee's words speak to the person who asked ("your face"); the moderators' and
 photographers' words describe the request. Both come from here only.
