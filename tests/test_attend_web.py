@@ -791,3 +791,25 @@ def test_claim_refusals_are_codes_with_words_in_each_language(app):
             assert "2000" in str(err) and "نویسه" in str(err)
             limited = claims.ClaimsLimited(claims.Limit.PHOTO, hidden=True)
             assert "پنهان" in str(limited)
+
+
+def test_the_shared_page_cache_keeps_a_readers_choice_apart_from_the_events_language(world):
+    """An event in Persian, read by a browser that only asks for Russian (Persian: the
+    event's language wins over Accept-Language), then by a reader who chose Russian
+    with the switcher (Russian: the choice wins). The shared page cache must not give
+    the second the first's page."""
+    from archive.extensions import db
+    from archive.models import Event
+
+    approve(world.app, world.ref)
+    with world.app.app_context():
+        db.session.scalars(select(Event)).one().language = "fa"
+        db.session.commit()
+    for path in ("/events/may-day", f"/photos/{world.ref}"):
+        asks = world.app.test_client()
+        html = asks.get(path, headers={"Accept-Language": "ru"}).get_data(as_text=True)
+        assert '<html lang="fa"' in html, path
+        chose = world.app.test_client()
+        chose.set_cookie("lang", "ru")
+        html = chose.get(path, headers={"Accept-Language": "ru"}).get_data(as_text=True)
+        assert '<html lang="ru"' in html, path
