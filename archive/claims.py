@@ -26,6 +26,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 
 from flask import current_app
 from sqlalchemy import func, or_, select
@@ -58,19 +59,18 @@ PRIVACY_INCREASING = (ClaimKind.BLUR_ME, ClaimKind.MISSED_FACE, ClaimKind.REMOVE
 FACE_KINDS = (ClaimKind.BLUR_ME, ClaimKind.SHOW_ME)
 #: Photos an attendee can see and claim on the review page.
 CLAIMABLE_STATES = (PhotoState.IN_REVIEW, PhotoState.RELEASED)
-#: A takedown's reason, chosen from a short list (the free text says more).
-TAKEDOWN_REASONS = {
-    "me": "I am in this photo and did not agree to it",
-    "danger": "It could put someone in danger",
-    "place": "It shows where someone lives, works or can be found",
-    "minor": "It shows a child",
-    "other": "Another reason",
-}
-VERIFY_HOW = {
-    "in_person": "in person",
-    "photographer": "through the photographer",
-    "other": "another way",
-}
+#: A takedown's reason, chosen from a short list (the free text says more); the words
+#: for each code are in :mod:`archive.words.claims`.
+TAKEDOWN_REASONS = ("me", "danger", "place", "minor", "other")
+#: How a moderator checked a consent (words: :mod:`archive.words.claims`).
+VERIFY_HOW = ("in_person", "photographer", "other")
+#: The same, as the audit log records it (operators' English, never translated).
+_VERIFY_HOW_AUDIT = {"in_person": "in person", "photographer": "through the photographer",
+                     "other": "another way"}
+#: Reasons the archive itself writes on a claim it closes (kept as written, like a
+#: moderator's; the receipt shows them in the reader's language, archive.words.claims).
+REASON_PHOTO_DELETED = "The photo was deleted from the archive."
+REASON_EVENT_ACCEPTS_RELEASES = "The event accepts photographers' releases."
 #: The smallest box an attendee may draw, in master pixels (a tap is not a face).
 MIN_BOX = 4
 #: Tries of a claim that met another change to the same photo (see :func:`make_claim`).
@@ -83,32 +83,74 @@ SIGNAL_NUMBER = re.compile(r"\+[1-9][0-9]{6,14}")
 #: character (a line break in it once made every decision on the claim fail).
 EMAIL_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 
-#: What each choice does, in the words the pages use.
-EXPLAIN = {
-    ClaimKind.BLUR_ME: "This face stays blurred in every public version, now and later. "
-                       "It takes effect at once; nobody checks who you are.",
-    ClaimKind.SHOW_ME: "A moderator checks that it is really you before your face is "
-                       "shown. Until then it stays blurred.",
-    ClaimKind.REMOVE_PHOTO: "The photo is hidden everywhere at once. A moderator then "
-                            "deletes it for good, or puts it back and tells you why.",
-    ClaimKind.MISSED_FACE: "The face you mark is blurred at once, and the public version "
-                           "is made again.",
-    ClaimKind.TAKEDOWN: "The photo is hidden at once. A moderator then deletes it for "
-                        "good, or puts it back and gives a reason.",
-}
+
+
+class Refusal(StrEnum):
+    """Why a claim, a note, a contact or a decision is refused (words:
+    :func:`archive.words.claims.refusal`)."""
+
+    TOO_LONG = "too_long"  # params: limit
+    FACE_NOT_IN_PHOTO = "face_not_in_photo"
+    BOX_MISSING = "box_missing"
+    BOX_NOT_NUMBERS = "box_not_numbers"
+    BOX_OUTSIDE = "box_outside"
+    BOX_TOO_SMALL = "box_too_small"
+    NOT_PUBLIC = "not_public"
+    CHOOSE_REASON = "choose_reason"
+    NOT_CLAIMABLE = "not_claimable"
+    NOTE_EMPTY = "note_empty"
+    CLOSED = "closed"
+    NO_MAIL = "no_mail"
+    CLOSED_NOTHING_TO_TELL = "closed_nothing_to_tell"
+    BAD_EMAIL = "bad_email"
+    BAD_SIGNAL = "bad_signal"
+    ALREADY_DECIDED = "already_decided"
+    WRONG_KIND = "wrong_kind"
+    NOT_OPEN = "not_open"
+    SAY_HOW = "say_how"
+    FACE_GONE = "face_gone"
+    ORIGINAL_DELETED = "original_deleted"
+    FACE_LOCKED = "face_locked"
+    GIVE_REASON = "give_reason"
+    SAY_HOW_AGREED = "say_how_agreed"
+
+
+class Limit(StrEnum):
+    """Which limit a claim met (words: :func:`archive.words.claims.limited`)."""
+
+    CLIENT = "client"  # too many claims from one connection in a short time
+    PHOTO = "photo"  # too many open (or recent) claims on one photo
 
 
 class ClaimRefused(ValueError):
-    """The claim cannot be made as asked; the message says why, in words."""
+    """The claim cannot be made as asked: ``code`` (a :class:`Refusal`) and ``params``
+    say why; ``str()`` gives the words in the current language."""
+
+    def __init__(self, code: Refusal, **params: object):
+        super().__init__(code.value)
+        self.code = code
+        self.params = params
+
+    def __str__(self) -> str:
+        from .words.claims import refusal
+
+        return refusal(self)
 
 
 class ClaimsLimited(Exception):
-    """Too many claims (from one client, or open on one photo). For a privacy-
-    increasing claim the photo has been hidden instead (``hidden`` is True)."""
+    """Too many claims (``limit``: from one client, or open on one photo). For a
+    privacy-increasing claim the photo has been hidden instead (``hidden`` is True);
+    ``str()`` gives the words in the current language."""
 
-    def __init__(self, message: str, hidden: bool):
-        super().__init__(message)
+    def __init__(self, limit: Limit, hidden: bool):
+        super().__init__(limit.value)
+        self.limit = limit
         self.hidden = hidden
+
+    def __str__(self) -> str:
+        from .words.claims import limited
+
+        return limited(self)
 
 
 @dataclass
@@ -187,7 +229,7 @@ def release_hold(photo: Photo, moderator: User, reason: str | None = None) -> No
 def _clean_text(text: str | None, limit: int = MAX_TEXT) -> str | None:
     text = (text or "").strip()
     if len(text) > limit:
-        raise ClaimRefused(f"Please keep it under {limit} characters.")
+        raise ClaimRefused(Refusal.TOO_LONG, limit=limit)
     return text or None
 
 
@@ -196,7 +238,7 @@ def _face_of(photo: Photo, face: Face | int | None) -> Face:
     for f in photo.faces:
         if f.id == face_id:
             return f
-    raise ClaimRefused("That face is not in this photo.")
+    raise ClaimRefused(Refusal.FACE_NOT_IN_PHOTO)
 
 
 def _check_box(photo: Photo, box) -> tuple[float, float, float, float]:
@@ -205,20 +247,17 @@ def _check_box(photo: Photo, box) -> tuple[float, float, float, float]:
     if numbers is None:
         if box is None or (isinstance(box, (list, tuple))
                            and all(v is None or str(v).strip() == "" for v in box)):
-            raise ClaimRefused("Draw a box around the face first.")
-        raise ClaimRefused("The box was not sent as four plain numbers (pixels in the "
-                           "photo): draw the box around the face again.")
+            raise ClaimRefused(Refusal.BOX_MISSING)
+        raise ClaimRefused(Refusal.BOX_NOT_NUMBERS)
     x1, y1, x2, y2 = numbers
     x1, x2 = sorted((x1, x2))
     y1, y2 = sorted((y1, y2))
     w, h = photo.width or 0, photo.height or 0
     if not within_reach((x1, y1, x2, y2), w, h):
-        raise ClaimRefused("The box reaches far outside the photo: draw it around the "
-                           "whole face, on the photo.")
+        raise ClaimRefused(Refusal.BOX_OUTSIDE)
     x1, y1, x2, y2 = max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2)
     if x2 - x1 < MIN_BOX or y2 - y1 < MIN_BOX:
-        raise ClaimRefused("The box is too small or outside the photo: draw it around "
-                           "the whole face.")
+        raise ClaimRefused(Refusal.BOX_TOO_SMALL)
     return x1, y1, x2, y2
 
 
@@ -259,27 +298,26 @@ def _record_claim(photo: Photo, kind: ClaimKind, *, face: Face | int | None, box
     Returns the receipt and whether the photo must be rendered again."""
     if kind == ClaimKind.TAKEDOWN:
         if not release.is_public(photo):
-            raise ClaimRefused("This photo is not public.")
+            raise ClaimRefused(Refusal.NOT_PUBLIC)
         if reason_code not in TAKEDOWN_REASONS:
-            raise ClaimRefused("Choose a reason from the list.")
+            raise ClaimRefused(Refusal.CHOOSE_REASON)
     elif not (photo.state in CLAIMABLE_STATES
               or (photo.state == PhotoState.HIDDEN and kind in PRIVACY_INCREASING)):
         # A hidden photo (a removal open) still takes what makes it more private, so
         # that it comes back blurred if the removal is rejected.
-        raise ClaimRefused("This photo cannot be claimed now.")
+        raise ClaimRefused(Refusal.NOT_CLAIMABLE)
     details = _clean_text(details)
     box = _check_box(photo, box) if kind == ClaimKind.MISSED_FACE else None
 
     over_cap = busy_claims_on(photo) >= current_app.config["MAX_CLAIMS_PER_PHOTO"]
     if client_limited or over_cap:
-        why = ("Too many requests came from your connection in a short time."
-               if client_limited else "This photo has too many open requests.")
+        limit = Limit.CLIENT if client_limited else Limit.PHOTO
         if kind in PRIVACY_INCREASING:
+            # Stored for the moderators (like an audit note), in the operators' English.
             hold(photo, "Hidden by the archive: many requests arrived at once. A moderator "
                         "will look.")
-            raise ClaimsLimited(why + " To be safe, the photo is now hidden until a "
-                                      "moderator has looked at it.", hidden=True)
-        raise ClaimsLimited(why + " Please try again later.", hidden=False)
+            raise ClaimsLimited(limit, hidden=True)
+        raise ClaimsLimited(limit, hidden=False)
 
     target: Face | None = None
     if kind in FACE_KINDS:
@@ -336,28 +374,26 @@ def _erase_contact_after(claim: Claim) -> None:
 def add_note(claim: Claim, text: str) -> None:
     text = _clean_text(text)
     if not text:
-        raise ClaimRefused("The note is empty.")
+        raise ClaimRefused(Refusal.NOTE_EMPTY)
     if claim.status not in (ClaimStatus.OPEN, ClaimStatus.APPLIED):
-        raise ClaimRefused("This request is closed.")
+        raise ClaimRefused(Refusal.CLOSED)
     claim.note = f"{claim.note}\n\n{text}" if claim.note else text
     db.session.commit()
 
 
 def set_contact(claim: Claim, contact: str | None) -> None:
     if not mail_enabled():
-        raise ClaimRefused("This archive cannot send notifications.")
+        raise ClaimRefused(Refusal.NO_MAIL)
     if claim.status != ClaimStatus.OPEN:
-        raise ClaimRefused("This request is closed: there is nothing left to tell you.")
+        raise ClaimRefused(Refusal.CLOSED_NOTHING_TO_TELL)
     contact = _clean_text(contact, MAX_CONTACT)
     if contact and "@" in contact:
         if not EMAIL_ADDRESS.fullmatch(contact):
-            raise ClaimRefused("Give one email address (like name@example.org), or a "
-                               "Signal number with its country code.")
+            raise ClaimRefused(Refusal.BAD_EMAIL)
     elif contact:
         number = re.sub(r"[\s().-]", "", contact)
         if not SIGNAL_NUMBER.fullmatch(number):
-            raise ClaimRefused("Give an email address, or a Signal number with its country "
-                               "code (for example +44 7700 900123).")
+            raise ClaimRefused(Refusal.BAD_SIGNAL)
         contact = number
     claim.contact = contact
     db.session.commit()
@@ -383,7 +419,7 @@ def withdraw(claim: Claim) -> None:
         request_render(photo)
         rerender = True
     elif claim.status not in (ClaimStatus.OPEN, ClaimStatus.APPLIED):
-        raise ClaimRefused("This request was already decided.")
+        raise ClaimRefused(Refusal.ALREADY_DECIDED)
     _close(claim, ClaimStatus.WITHDRAWN, None, None)
     # Taken back: what the claimant wrote (who they are, how to reach them) goes too.
     claim.contact = claim.details = claim.note = None
@@ -404,9 +440,9 @@ def _require_moderator(user: User) -> None:
 
 def _require_open(claim: Claim, *kinds: str) -> None:
     if claim.kind not in kinds:
-        raise ClaimRefused("This action does not fit this kind of request.")
+        raise ClaimRefused(Refusal.WRONG_KIND)
     if claim.status != ClaimStatus.OPEN:
-        raise ClaimRefused("This request is not open.")
+        raise ClaimRefused(Refusal.NOT_OPEN)
 
 
 def verify_show_me(claim: Claim, moderator: User, how: str, note: str | None = None,
@@ -416,18 +452,15 @@ def verify_show_me(claim: Claim, moderator: User, how: str, note: str | None = N
     _require_moderator(moderator)
     _require_open(claim, ClaimKind.SHOW_ME)
     if how not in VERIFY_HOW:
-        raise ClaimRefused("Say how the consent was checked.")
+        raise ClaimRefused(Refusal.SAY_HOW)
     face = claim.face
     if face is None:
-        raise ClaimRefused("The face of this request no longer exists.")
+        raise ClaimRefused(Refusal.FACE_GONE)
     if not claim.photo.master_key:
-        raise ClaimRefused("The unblurred original of this photo was deleted (the event "
-                           "keeps originals only for a while after release), so no face "
-                           "in it can be shown any more. Decline the request instead.")
+        raise ClaimRefused(Refusal.ORIGINAL_DELETED)
     if face.locked:
         if not override_lock:
-            raise ClaimRefused("Someone asked for this face to stay blurred. Showing it "
-                               "needs an explicit override of that lock.")
+            raise ClaimRefused(Refusal.FACE_LOCKED)
         face.locked = False
         audit.record(moderator, "face.unlock", "photo", claim.photo.ref, _clean_text(note))
     face.decision = FaceDecision.SHOW
@@ -435,7 +468,7 @@ def verify_show_me(claim: Claim, moderator: User, how: str, note: str | None = N
     _close(claim, ClaimStatus.VERIFIED, moderator, note)
     request_render(claim.photo)
     audit.record(moderator, "claim.verify", "claim", claim.id,
-                 f"{VERIFY_HOW[how]}" + (f": {claim.reason}" if claim.reason else ""))
+                 _VERIFY_HOW_AUDIT[how] + (f": {claim.reason}" if claim.reason else ""))
     _erase_contact_after(claim)
     db.session.commit()
     enqueue_render(claim.photo)
@@ -445,7 +478,7 @@ def decline(claim: Claim, moderator: User, reason: str) -> None:
     _require_moderator(moderator)
     _require_open(claim, ClaimKind.SHOW_ME)
     if not (reason or "").strip():
-        raise ClaimRefused("Give a reason: the person who asked can read it.")
+        raise ClaimRefused(Refusal.GIVE_REASON)
     _close(claim, ClaimStatus.DECLINED, moderator, reason)
     audit.record(moderator, "claim.decline", "claim", claim.id, claim.reason)
     _erase_contact_after(claim)
@@ -473,7 +506,7 @@ def reject_removal(claim: Claim, moderator: User, reason: str) -> None:
     _require_moderator(moderator)
     _require_open(claim, ClaimKind.REMOVE_PHOTO, ClaimKind.TAKEDOWN)
     if not (reason or "").strip():
-        raise ClaimRefused("Give a reason: the person who asked can read it.")
+        raise ClaimRefused(Refusal.GIVE_REASON)
     _close(claim, ClaimStatus.REJECTED, moderator, reason)
     release.refresh(claim.photo)
     audit.record(moderator, "claim.reject", "claim", claim.id, claim.reason)
@@ -500,7 +533,7 @@ def close_with_photo(photo: Photo, actor: User | None) -> None:
         removal = claim.kind in release.REMOVAL_CLAIMS
         _close(claim, ClaimStatus.CONFIRMED if removal else ClaimStatus.DECLINED, actor,
                None)
-        claim.reason = claim.reason or "The photo was deleted from the archive."
+        claim.reason = claim.reason or REASON_PHOTO_DELETED
         _erase_contact_after(claim)
 
 
@@ -516,15 +549,14 @@ def photographer_release(photo: Photo, face: Face | int, photographer: User,
         raise PermissionError("only the photo's photographer records its releases")
     note = _clean_text(note)
     if not note:
-        raise ClaimRefused("Say how and when the person agreed (the note is for the "
-                           "moderators).")
+        raise ClaimRefused(Refusal.SAY_HOW_AGREED)
     receipt = make_claim(photo, ClaimKind.SHOW_ME, face=face, details=note,
                          source="photographer")
     claim = receipt.claim
     if photo.event.allow_photographer_releases and not claim.face.locked:
         claim.face.decision = FaceDecision.SHOW
         claim.verified_how = "photographer"
-        _close(claim, ClaimStatus.VERIFIED, None, "The event accepts photographers' releases.")
+        _close(claim, ClaimStatus.VERIFIED, None, REASON_EVENT_ACCEPTS_RELEASES)
         request_render(photo)
         audit.record(photographer, "claim.verify", "claim", claim.id,
                      "photographer's release (the event accepts them)")

@@ -24,7 +24,8 @@ from tests.test_public_read import add_photos
 from tests.web_client import login, make_event, make_user, upload
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-_RECEIPT = re.compile(r'id="receipt-link"[^>]*value="(http://localhost/receipt/([A-Za-z0-9_\-]+))"')
+_RECEIPT = re.compile(
+    r'id="receipt-link"[^>]*value="(http://localhost/receipt/([A-Za-z0-9_\-]+)(?:\?lang=[a-z]+)?)"')
 _MEDIA = re.compile(r'src="(/media/[0-9a-f]{32}\.jpg)"')
 _REVIEW_MEDIA = re.compile(r'src="(/r/[^/"]+/media/[0-9a-f]{32}\.jpg)"')
 #: A box in the master's pixels (512 x 512) well away from the astronaut's face.
@@ -174,10 +175,10 @@ def test_review_page_lists_photos_in_review_and_released_only(world, tmp_path):
     # What each choice does is said at the top, in the domain's words.
     from markupsafe import escape
 
-    from archive.claims import EXPLAIN
+    from archive.words.claims import EXPLAIN
 
     for kind in ("blur_me", "show_me", "remove_photo", "missed_face"):
-        assert str(escape(EXPLAIN[kind])) in html
+        assert str(escape(str(EXPLAIN[kind]))) in html
     # Thumbnails come through the review link, from the public derivative's thumbnail.
     thumbs = _REVIEW_MEDIA.findall(html)
     assert len(thumbs) == 2
@@ -537,7 +538,9 @@ def test_takedown_from_the_public_page(world):
     assert (claim.kind, claim.status, claim.source, claim.reason_code, claim.details) == (
         "takedown", "open", "public", "danger", "Shows a face at the back")
     text = a.get(url).get_data(as_text=True)
-    assert "Take this photo down" in text and TAKEDOWN_REASONS["danger"] in text
+    from archive.words.claims import TAKEDOWN_REASONS as REASON_WORDS
+
+    assert "Take this photo down" in text and str(REASON_WORDS["danger"]) in text
 
 
 # --- receipts -----------------------------------------------------------------------------
@@ -730,3 +733,83 @@ def test_astronaut_face_is_found_where_the_fixture_says(world):
     fx1, fy1, fx2, fy2 = ASTRONAUT_FACE
     assert any(f.box[0] < fx2 and f.box[2] > fx1 and f.box[1] < fy2 and f.box[3] > fy1
                for f in row.faces)
+
+
+# --- languages (issue 15) -----------------------------------------------------------------
+
+
+def test_the_event_language_and_a_shared_lang_carry_through_the_review_pages(world):
+    """The event's own language below the reader's choice; ``?lang=`` in a shared review
+    link kept by every link and form of the pages it opens; refusals in that language."""
+    from archive.extensions import db
+    from archive.models import Event
+
+    with world.app.app_context():
+        db.session.scalars(select(Event)).one().language = "fa"
+        db.session.commit()
+    a = world.attendee
+    html = a.get(f"/r/{world.token}").get_data(as_text=True)
+    assert '<html lang="fa" dir="rtl">' in html and "عکس" in html
+    # A link shared in Russian wins over the event's language, page after page.
+    html = a.get(f"/r/{world.token}?lang=ru").get_data(as_text=True)
+    assert '<html lang="ru" dir="ltr">' in html
+    assert f'href="/r/{world.token}/photos/{world.ref}?lang=ru"' in html
+    page = a.get(f"/r/{world.token}/photos/{world.ref}?lang=ru").get_data(as_text=True)
+    assert f'action="/r/{world.token}/photos/{world.ref}/claims?lang=ru"' in page
+    assert f'href="/r/{world.token}?lang=ru"' in page
+    # A refusal (a code of archive.claims, worded by archive.words.claims) in Russian.
+    refused = form_post(a, f"/r/{world.token}/photos/{world.ref}?lang=ru",
+                        f"/r/{world.token}/photos/{world.ref}/claims?lang=ru",
+                        {"kind": "show_me", "face": "999999"}, status=400)
+    assert "Этого лица нет на этой фотографии." in refused.get_data(as_text=True)
+    # The receipt link it gives keeps the language; the receipt follows the event's.
+    done = form_post(a, f"/r/{world.token}/photos/{world.ref}?lang=ru",
+                     f"/r/{world.token}/photos/{world.ref}/claims?lang=ru",
+                     {"kind": "remove_photo"})
+    url, secret = receipt_of(done)
+    assert url.endswith("?lang=ru")
+    assert '<html lang="ru"' in a.get(url).get_data(as_text=True)
+    assert '<html lang="fa"' in a.get(f"/receipt/{secret}").get_data(as_text=True)
+    # An unknown code is never kept nor echoed.
+    html = a.get(f"/r/{world.token}?lang=xx%22").get_data(as_text=True)
+    assert "lang=xx" not in html and '<html lang="fa"' in html
+
+
+def test_claim_refusals_are_codes_with_words_in_each_language(app):
+    from flask_babel import force_locale
+
+    from archive import claims
+    from archive.words.claims import refusal
+
+    err = claims.ClaimRefused(claims.Refusal.TOO_LONG, limit=2000)
+    assert (err.code, err.params) == (claims.Refusal.TOO_LONG, {"limit": 2000})
+    with app.test_request_context():
+        assert str(err) == "Please keep it under 2000 characters."
+        with force_locale("ru"):
+            assert refusal(err) == "Пожалуйста, уложитесь в 2000 символов."
+        with force_locale("fa"):
+            assert "2000" in str(err) and "نویسه" in str(err)
+            limited = claims.ClaimsLimited(claims.Limit.PHOTO, hidden=True)
+            assert "پنهان" in str(limited)
+
+
+def test_the_shared_page_cache_keeps_a_readers_choice_apart_from_the_events_language(world):
+    """An event in Persian, read by a browser that only asks for Russian (Persian: the
+    event's language wins over Accept-Language), then by a reader who chose Russian
+    with the switcher (Russian: the choice wins). The shared page cache must not give
+    the second the first's page."""
+    from archive.extensions import db
+    from archive.models import Event
+
+    approve(world.app, world.ref)
+    with world.app.app_context():
+        db.session.scalars(select(Event)).one().language = "fa"
+        db.session.commit()
+    for path in ("/events/may-day", f"/photos/{world.ref}"):
+        asks = world.app.test_client()
+        html = asks.get(path, headers={"Accept-Language": "ru"}).get_data(as_text=True)
+        assert '<html lang="fa"' in html, path
+        chose = world.app.test_client()
+        chose.set_cookie("lang", "ru")
+        html = chose.get(path, headers={"Accept-Language": "ru"}).get_data(as_text=True)
+        assert '<html lang="ru"' in html, path

@@ -23,10 +23,12 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import gettext
+from markupsafe import Markup
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import selectinload
 
-from .. import claims, release
+from .. import claims, languages, release
 from ..client_limits import hit_claim_limit
 from ..extensions import db
 from ..gallery.routes import public_photo_or_404
@@ -66,6 +68,29 @@ def _private(response: Response) -> Response:
     return response
 
 
+@bp.context_processor
+def _links() -> dict:
+    return {"link": link}
+
+
+@bp.app_template_filter("bdi")
+def bdi(value: object) -> Markup:
+    """A name (an event's, a credit) set apart from the sentence around it, so that a
+    Latin or Cyrillic name keeps its own order on a right-to-left page, and the words
+    beside it theirs (escaped like any value)."""
+    return Markup("<bdi>{}</bdi>").format(value)
+
+
+def link(endpoint: str, **values) -> str:
+    """``url_for`` that keeps the page's ``?lang=``: a review link shared as
+    ``/r/<token>?lang=ru`` stays in Russian from page to page and through its forms
+    (only the switcher sets a cookie). Only a language the archive ships is kept."""
+    code = languages.known(request.args.get("lang"))
+    if code and "lang" not in values:
+        values["lang"] = code
+    return url_for(endpoint, **values)
+
+
 # --- lookups ------------------------------------------------------------------------------
 
 
@@ -81,6 +106,7 @@ def _event(token: str) -> Event:
     event = claims.event_by_review_token(token)
     if event is None:
         abort(dead_link())
+    languages.use_event_language(event.language)
     return event
 
 
@@ -111,6 +137,7 @@ def _claim(secret: str) -> Claim:
     claim = claims.find_by_secret(secret)
     if claim is None:
         abort(404)
+    languages.use_event_language(claim.photo.event.language)
     return claim
 
 
@@ -129,9 +156,7 @@ def _where(photo: Photo, face: Face) -> str:
     cy = (face.y1 + face.y2) / 2 / (photo.height or 1)
     across = "left" if cx < 1 / 3 else "right" if cx > 2 / 3 else "centre"
     down = "top" if cy < 1 / 3 else "bottom" if cy > 2 / 3 else "middle"
-    if across == "centre" and down == "middle":
-        return "in the centre"
-    return f"{down} {across}"
+    return str(claim_words.WHERE[down, across])
 
 
 def _face_views(photo: Photo) -> list[FaceView]:
@@ -185,10 +210,10 @@ def review(token: str):
     page = db.session.scalars(query.limit(PAGE_SIZE + 1)).all()
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
-    next_url = url_for("attend.review", token=token, after=page[-1].ref) if more else None
+    next_url = link("attend.review", token=token, after=page[-1].ref) if more else None
     return render_template("attend/review.html", event=event, token=token, photos=page,
                            next_url=next_url, viewable=_viewable, media_name=_media_name,
-                           EXPLAIN=claims.EXPLAIN, first_page=not after)
+                           EXPLAIN=claim_words.EXPLAIN, first_page=not after)
 
 
 @bp.route("/r/<token>/media/<name>")
@@ -214,7 +239,7 @@ def _photo_page(event: Event, token: str, photo: Photo, message: str | None = No
         "attend/photo.html", event=event, token=token, photo=photo,
         faces=_face_views(photo), viewable=_viewable(photo), media_name=_media_name,
         also_covered=sum(1 for f in photo.faces if not f.numbered),
-        public=release.is_public(photo), EXPLAIN=claims.EXPLAIN, message=message,
+        public=release.is_public(photo), EXPLAIN=claim_words.EXPLAIN, message=message,
         chosen_face=_int(form.get("face")), chosen_kind=form.get("kind"),
         details=form.get("details", ""), min_box=claims.MIN_BOX), status
 
@@ -227,9 +252,9 @@ def photo(token: str, ref: str):
 
 def _gone(event: Event | None, token: str | None):
     return render_template(
-        "attend/message.html", title="This photo is not here any more",
-        message="This photo is no longer on the review page: it is hidden or was removed. "
-                "Nothing was recorded.", event=event, token=token), 404
+        "attend/message.html", title=gettext("This photo is not here any more"),
+        message=gettext("This photo is no longer on the review page: it is hidden or was "
+                        "removed. Nothing was recorded."), event=event, token=token), 404
 
 
 @bp.route("/r/<token>/photos/<ref>/claims", methods=["POST"])
@@ -244,11 +269,12 @@ def claim(token: str, ref: str):
         return _gone(event, token)
     kind = request.form.get("kind", "")
     if kind not in ATTENDEE_KINDS:
-        return _photo_page(event, token, photo, "Choose one of the choices below.", 400)
+        return _photo_page(event, token, photo, gettext("Choose one of the choices below."),
+                           400)
     face = _int(request.form.get("face"))
     if kind in claims.FACE_KINDS and face is None:
-        return _photo_page(event, token, photo, "Choose a face first: tap it on the photo, "
-                                                "or pick its number in the list.", 400)
+        return _photo_page(event, token, photo, gettext(
+            "Choose a face first: tap it on the photo, or pick its number in the list."), 400)
     box = None
     if kind == ClaimKind.MISSED_FACE:
         box = tuple(request.form.get(k) for k in ("x1", "y1", "x2", "y2"))
@@ -268,11 +294,10 @@ def claim(token: str, ref: str):
             return render_template("attend/limited.html", message=str(err), event=event,
                                    token=token)
         return _photo_page(event, token, photo, str(err), 429)
-    return _receipt_made(receipt, back=url_for("attend.review", token=token),
-                         back_words=f"Back to the photos of {event.name}")
+    return _receipt_made(receipt, back=link("attend.review", token=token), back_event=event)
 
 
-def _receipt_made(receipt: claims.Receipt, back: str, back_words: str):
+def _receipt_made(receipt: claims.Receipt, back: str, back_event: Event | None = None):
     """The receipt link, shown this once (the archive keeps only its hash). Rendered in
     the POST's own answer: the secret is never in a redirect or a query string."""
     claim = receipt.claim
@@ -280,13 +305,11 @@ def _receipt_made(receipt: claims.Receipt, back: str, back_words: str):
     return render_template(
         "attend/receipt_new.html", claim=claim, kind_words=claim_words.ATTENDEE_KIND[kind],
         face_number=_face_number(claim), next_words=claim_words.NEXT[kind],
-        receipt_url=url_for("attend.receipt", secret=receipt.secret, _external=True),
-        back=back, back_words=back_words)
+        receipt_url=link("attend.receipt", secret=receipt.secret, _external=True),
+        back=back, back_event=back_event)
 
 
 # --- receipts -----------------------------------------------------------------------------
-
-
 
 
 def _receipt_page(secret: str, claim: Claim, message: str | None = None, status: int = 200):
@@ -302,7 +325,8 @@ def _receipt_page(secret: str, claim: Claim, message: str | None = None, status:
         can_note=claim.status in (ClaimStatus.OPEN, ClaimStatus.APPLIED),
         withdraw_words=claim_words.withdraw(claim),
         ask_contact=claims.mail_enabled() and claim.status == ClaimStatus.OPEN,
-        takedown_reasons=claims.TAKEDOWN_REASONS, message=message), status
+        takedown_reasons=claim_words.TAKEDOWN_REASONS,
+        reason_words=claim_words.stored_reason(claim.reason), message=message), status
 
 
 @bp.route("/receipt/<secret>")
@@ -321,7 +345,7 @@ def receipt_photo(secret: str):
 
 
 def _back_to_receipt(secret: str):
-    return redirect(url_for("attend.receipt", secret=secret), code=303)
+    return redirect(link("attend.receipt", secret=secret), code=303)
 
 
 @bp.route("/receipt/<secret>/note", methods=["POST"])
@@ -332,7 +356,7 @@ def receipt_note(secret: str):
     except claims.ClaimRefused as err:
         db.session.rollback()
         return _receipt_page(secret, _claim(secret), str(err), 400)
-    flash("Your note was added. The moderators will read it.", "info")
+    flash(gettext("Your note was added. The moderators will read it."), "info")
     return _back_to_receipt(secret)
 
 
@@ -347,10 +371,10 @@ def receipt_contact(secret: str):
         db.session.rollback()
         return _receipt_page(secret, _claim(secret), str(err), 400)
     if claim.contact:
-        flash("Thank you: we will write to you once, when a moderator has decided, and "
-              "then erase your address.", "info")
+        flash(gettext("Thank you: we will write to you once, when a moderator has decided, "
+                      "and then erase your address."), "info")
     else:
-        flash("No address is kept for this request.", "info")
+        flash(gettext("No address is kept for this request."), "info")
     return _back_to_receipt(secret)
 
 
@@ -362,7 +386,7 @@ def receipt_withdraw(secret: str):
     except claims.ClaimRefused as err:
         db.session.rollback()
         return _receipt_page(secret, _claim(secret), str(err), 400)
-    flash("Your request is withdrawn.", "info")
+    flash(gettext("Your request is withdrawn."), "info")
     return _back_to_receipt(secret)
 
 
@@ -372,6 +396,7 @@ def receipt_withdraw(secret: str):
 @bp.route("/photos/<ref>/takedown", methods=["GET", "POST"])
 def takedown(ref: str):
     photo = public_photo_or_404(ref)
+    languages.use_event_language(photo.event.language)
     message, status = None, 200
     if request.method == "POST":
         limited = hit_claim_limit()
@@ -390,11 +415,11 @@ def takedown(ref: str):
                                        token=None)
             message, status = str(err), 429
         else:
-            return _receipt_made(receipt, back=url_for("gallery.index"),
-                                 back_words="Back to the archive")
+            return _receipt_made(receipt, back=link("gallery.index"))
     form = request.form if request.method == "POST" else {}
     return render_template(
         "attend/takedown.html", photo=photo, store=get_store(),
-        reasons=claims.TAKEDOWN_REASONS, explain=claims.EXPLAIN[ClaimKind.TAKEDOWN],
+        reasons=claim_words.TAKEDOWN_REASONS,
+        explain=claim_words.EXPLAIN[ClaimKind.TAKEDOWN],
         message=message, chosen=form.get("reason_code"), details=form.get("details", "")
     ), status

@@ -36,6 +36,7 @@ from flask_login import current_user
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from .. import languages
 from ..extensions import db
 from ..models import Claim, Event, Photo, PhotoState, PublicState, User
 
@@ -234,8 +235,15 @@ def public_page(*args: str) -> Callable:
             # Read first: the page is then at least as new as the generation it is kept under.
             gen = generation() if cache is not None else None
             # The host is part of the key: pages and the feed carry absolute links; and
-            # the language the page is written in (languages.choose).
-            key = (request.host_url, str(get_locale()), request.endpoint,
+            # the language the page is written in (languages.choose). Read here, before
+            # the view, it cannot yet know the event's language, which the view puts
+            # below the reader's own choice and above Accept-Language: so the choice
+            # (?lang= or the cookie) is a part of the key by itself, or a page in the
+            # event's language, kept for a browser that asked for Russian, would be
+            # given to a reader who chose Russian.
+            chosen = (languages.known(request.args.get("lang"))
+                      or languages.known(request.cookies.get(languages.COOKIE)))
+            key = (request.host_url, str(get_locale()), chosen, request.endpoint,
                    tuple(sorted(kwargs.items())), tuple(request.args.get(a) for a in args))
             entry = cache.get(gen, key) if gen is not None else None
             if entry is None:

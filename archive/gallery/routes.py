@@ -4,7 +4,7 @@ from flask import abort, current_app, redirect, render_template, request, send_f
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
-from .. import release
+from .. import languages, release
 from ..extensions import db
 from ..models import Event, Photo, PhotoState
 from ..photos import get_store
@@ -54,6 +54,7 @@ def event(slug: str):
     ev = db.session.scalars(select(Event).where(Event.slug == slug)).first()
     if ev is None:
         abort(404)
+    languages.use_event_language(ev.language)
     size = current_app.config["GALLERY_PAGE_SIZE"]
     # Keyset pagination, newest release first, on ix_photos_gallery (event_id, state,
     # released_at, id): the row comparison is an index bound, so a deep page costs
@@ -82,7 +83,11 @@ def event(slug: str):
 @public_page()
 def photo(ref: str):
     p = public_photo_or_404(ref)
-    return render_template("gallery/photo.html", photo=p, store=get_store())
+    languages.use_event_language(p.event.language)
+    # The download's name as the button says it; a word joiner after the hyphen keeps it
+    # on one line (a right-to-left line broke it in two).
+    return render_template("gallery/photo.html", photo=p, store=get_store(),
+                           file_name=f"archive-\u2060{p.ref}.jpg")
 
 
 @bp.route("/photos/<ref>/download")

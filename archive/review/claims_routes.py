@@ -103,8 +103,8 @@ def claim(claim_id: int):
         "review/claim.html", claim=c, photo=photo, face=c.face, face_no=face_number(c.face),
         others=others, kind_words=claim_words.MODERATOR_KIND,
         status_words=claim_words.MODERATOR_STATUS,
-        source_words=claim_words.SOURCE, verify_how=claims.VERIFY_HOW,
-        takedown_reasons=claims.TAKEDOWN_REASONS, age_words=age_words,
+        source_words=claim_words.SOURCE, verify_how=claim_words.VERIFY_HOW,
+        takedown_reasons=claim_words.TAKEDOWN_REASONS, age_words=age_words,
         blockers=release_words.blockers(photo), is_public=release.is_public(photo),
         max_text=claims.MAX_TEXT)
 

@@ -3,8 +3,23 @@
 // The page's Content-Security-Policy forbids inline scripts and style attributes, so
 // boxes are placed here, from data-box="left top width height" (percent of the image).
 // Without script, the radio list and the forms still work (except drawing a box).
+// It holds no words of its own: the page gives them, translated, in a JSON block
+// (#claim-words) and in data-* attributes.
 (function () {
   "use strict";
+
+  var words = {};
+  var wordsBlock = document.getElementById("claim-words");
+  if (wordsBlock) {
+    try { words = JSON.parse(wordsBlock.textContent); } catch (e) { words = {}; }
+  }
+  function word(key, values) {
+    var text = words[key] || "";
+    Object.keys(values || {}).forEach(function (name) {
+      text = text.split("{" + name + "}").join(String(values[name]));
+    });
+    return text;
+  }
 
   function place(el, left, top, width, height) {
     el.style.left = left + "%";
@@ -37,8 +52,7 @@
       var input = document.getElementById(copy.dataset.copy);
       var status = document.getElementById("copy-status");
       function done(ok) {
-        status.textContent = ok ? "Copied. Keep it somewhere safe." :
-          "Could not copy: select the link and copy it yourself.";
+        status.textContent = ok ? copy.dataset.copied : copy.dataset.copyFailed;
       }
       input.focus();
       input.select();
@@ -78,8 +92,7 @@
     var radio = document.getElementById("face-" + id);
     if (radio) radio.checked = true;
     if (chosen && announce) {
-      say("Face " + chosen.dataset.number + " is chosen. Now choose below: " +
-          "keep me blurred, or I agree to be shown.");
+      say(word("chosen", { number: chosen.dataset.number }));
     }
   }
 
@@ -96,7 +109,7 @@
       if ((kind === "blur_me" || kind === "show_me") &&
           !form.querySelector("input[name=face]:checked")) {
         event.preventDefault();
-        say("First tap your face on the photo (or pick its number in the list).", true);
+        say(word("choose_first"), true);
         photo.scrollIntoView({ block: "nearest" });
       }
     });
@@ -133,10 +146,9 @@
     layer.hidden = !on;
     bar.hidden = !on;
     toggle.setAttribute("aria-pressed", on ? "true" : "false");
-    toggle.textContent = on ? "Stop marking" : "Mark a face that was missed";
+    toggle.textContent = on ? word("stop") : word("start");
     if (on) {
-      help.textContent = "Drag a box around the face on the photo, with your finger or " +
-        "the mouse. Drag again to change it.";
+      help.textContent = word("drag");
       photo.scrollIntoView({ block: "start", behavior: "smooth" });
     } else {
       clear();
@@ -167,8 +179,7 @@
     var ok = x2 - x1 >= MIN && y2 - y1 >= MIN;
     submit.disabled = !ok;
     box.classList.toggle("too-small", !ok);
-    help.textContent = ok ? "Box drawn. Press “Blur the face I marked” to send it, or drag again." :
-      "That box is too small: drag a box around the whole face.";
+    help.textContent = ok ? word("drawn") : word("too_small");
   }
 
   toggle.addEventListener("click", function () { setDrawing(!drawing); });

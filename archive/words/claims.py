@@ -1,4 +1,6 @@
-"""Claims in words: their kinds, statuses and consequences, for each audience.
+"""Claims in words: their kinds, statuses and consequences, for each audience; what each
+choice does; takedown reasons and consent checks by code; and why a claim was refused or
+limited (:class:`archive.claims.Refusal`, :class:`archive.claims.Limit`).
 
 The attendee's words speak to the person who asked ("your face"); the moderators' and
 photographers' words describe the request. Both come from here only.
@@ -6,9 +8,15 @@ photographers' words describe the request. Both come from here only.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from ..models import Claim, ClaimKind, ClaimStatus
+
+if TYPE_CHECKING:
+    from ..claims import ClaimRefused, ClaimsLimited
 
 #: A claim's kind, as the attendee chose it on the review link.
 ATTENDEE_KIND = {
@@ -118,3 +126,126 @@ def withdraw(claim: Claim) -> str | None:
     if claim.status in (ClaimStatus.OPEN, ClaimStatus.APPLIED):
         return str(_WITHDRAW[ClaimKind(claim.kind)])
     return None
+
+
+#: What each choice does, in the words the attendees' pages use.
+EXPLAIN = {
+    ClaimKind.BLUR_ME: _l("This face stays blurred in every public version, now and later. "
+                          "It takes effect at once; nobody checks who you are."),
+    ClaimKind.SHOW_ME: _l("A moderator checks that it is really you before your face is "
+                          "shown. Until then it stays blurred."),
+    ClaimKind.REMOVE_PHOTO: _l("The photo is hidden everywhere at once. A moderator then "
+                               "deletes it for good, or puts it back and tells you why."),
+    ClaimKind.MISSED_FACE: _l("The face you mark is blurred at once, and the public version "
+                              "is made again."),
+    ClaimKind.TAKEDOWN: _l("The photo is hidden at once. A moderator then deletes it for "
+                           "good, or puts it back and gives a reason."),
+}
+
+#: A takedown's reason (codes: ``archive.claims.TAKEDOWN_REASONS``).
+TAKEDOWN_REASONS = {
+    "me": _l("I am in this photo and did not agree to it"),
+    "danger": _l("It could put someone in danger"),
+    "place": _l("It shows where someone lives, works or can be found"),
+    "minor": _l("It shows a child"),
+    "other": _l("Another reason"),
+}
+
+#: How a moderator checked a consent (codes: ``archive.claims.VERIFY_HOW``).
+VERIFY_HOW = {
+    "in_person": _l("in person"),
+    "photographer": _l("through the photographer"),
+    "other": _l("another way"),
+}
+
+#: Roughly where a face is on the photo (the face list's hint), by (down, across).
+WHERE = {
+    ("top", "left"): _l("top left"),
+    ("top", "centre"): _l("top centre"),
+    ("top", "right"): _l("top right"),
+    ("middle", "left"): _l("middle left"),
+    ("middle", "centre"): _l("in the centre"),
+    ("middle", "right"): _l("middle right"),
+    ("bottom", "left"): _l("bottom left"),
+    ("bottom", "centre"): _l("bottom centre"),
+    ("bottom", "right"): _l("bottom right"),
+}
+
+
+def _refusals() -> dict:
+    from ..claims import Refusal
+
+    return {
+        Refusal.FACE_NOT_IN_PHOTO: _l("That face is not in this photo."),
+        Refusal.BOX_MISSING: _l("Draw a box around the face first."),
+        Refusal.BOX_NOT_NUMBERS: _l("The box was not sent as four plain numbers (pixels in "
+                                    "the photo): draw the box around the face again."),
+        Refusal.BOX_OUTSIDE: _l("The box reaches far outside the photo: draw it around the "
+                                "whole face, on the photo."),
+        Refusal.BOX_TOO_SMALL: _l("The box is too small or outside the photo: draw it around "
+                                  "the whole face."),
+        Refusal.NOT_PUBLIC: _l("This photo is not public."),
+        Refusal.CHOOSE_REASON: _l("Choose a reason from the list."),
+        Refusal.NOT_CLAIMABLE: _l("This photo cannot be claimed now."),
+        Refusal.NOTE_EMPTY: _l("The note is empty."),
+        Refusal.CLOSED: _l("This request is closed."),
+        Refusal.NO_MAIL: _l("This archive cannot send notifications."),
+        Refusal.CLOSED_NOTHING_TO_TELL: _l("This request is closed: there is nothing left "
+                                           "to tell you."),
+        Refusal.BAD_EMAIL: _l("Give one email address (like name@example.org), or a Signal "
+                              "number with its country code."),
+        Refusal.BAD_SIGNAL: _l("Give an email address, or a Signal number with its country "
+                               "code (for example +44 7700 900123)."),
+        Refusal.ALREADY_DECIDED: _l("This request was already decided."),
+        Refusal.WRONG_KIND: _l("This action does not fit this kind of request."),
+        Refusal.NOT_OPEN: _l("This request is not open."),
+        Refusal.SAY_HOW: _l("Say how the consent was checked."),
+        Refusal.FACE_GONE: _l("The face of this request no longer exists."),
+        Refusal.ORIGINAL_DELETED: _l(
+            "The unblurred original of this photo was deleted (the event keeps originals "
+            "only for a while after release), so no face in it can be shown any more. "
+            "Decline the request instead."),
+        Refusal.FACE_LOCKED: _l("Someone asked for this face to stay blurred. Showing it "
+                                "needs an explicit override of that lock."),
+        Refusal.GIVE_REASON: _l("Give a reason: the person who asked can read it."),
+        Refusal.SAY_HOW_AGREED: _l("Say how and when the person agreed (the note is for the "
+                                   "moderators)."),
+    }
+
+
+def refusal(err: ClaimRefused) -> str:
+    """Why a claim (a note, a contact, a decision) was refused, in words."""
+    from ..claims import Refusal
+
+    if err.code == Refusal.TOO_LONG:
+        return gettext("Please keep it under %(limit)d characters.",
+                       limit=int(err.params.get("limit", 0)))
+    return str(_refusals()[err.code])
+
+
+def limited(err: ClaimsLimited) -> str:
+    """A claim that met a limit, in words: which limit, and what happened instead."""
+    from ..claims import Limit
+
+    if err.limit == Limit.CLIENT:
+        if err.hidden:
+            return gettext("Too many requests came from your connection in a short time. "
+                           "To be safe, the photo is now hidden until a moderator has "
+                           "looked at it.")
+        return gettext("Too many requests came from your connection in a short time. "
+                       "Please try again later.")
+    if err.hidden:
+        return gettext("This photo has too many open requests. To be safe, the photo is "
+                       "now hidden until a moderator has looked at it.")
+    return gettext("This photo has too many open requests. Please try again later.")
+
+
+def stored_reason(text: str | None) -> str | None:
+    """A claim's reason as the receipt shows it: a reason the archive itself wrote (see
+    ``archive.claims.REASON_*``) in the reader's language, a moderator's as written."""
+    from ..claims import REASON_EVENT_ACCEPTS_RELEASES, REASON_PHOTO_DELETED
+
+    known = {REASON_PHOTO_DELETED: _l("The photo was deleted from the archive."),
+             REASON_EVENT_ACCEPTS_RELEASES: _l("The event accepts photographers' releases.")}
+    words = known.get(text or "")
+    return str(words) if words is not None else text
