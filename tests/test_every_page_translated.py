@@ -18,7 +18,7 @@ import pytest
 
 from archive import catalogues
 from tests.conftest import make_app
-from tests.test_access import ACCESS_TABLE, ROLES, Actor, build_world
+from tests.test_access import ACCESS_TABLE, EMAILS, ROLES, Actor, build_world
 
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sdr]|\{[a-z_]*\}")
@@ -29,11 +29,14 @@ KEPT = {
     # Names and units: UTC, licence names (CC BY-NC), file formats, protocols.
     "utc", "jpeg", "jpg", "heic", "heif", "png", "webp", "tiff", "atom", "api", "gps",
     "exif", "xmp", "iptc", "icc", "signal", "http", "https", "json", "svg", "sha",
+    "javascript",
 }
 #: Data, not interface: the site's name (a setting) and what tests/test_access.py's
 #: world named its events, people and invitation.
 DATA = ("Protest photo archive", "Solidarity rally", "Closed meeting", "A. Photographer",
-        "access walk", "Spare event")
+        "access walk", "Spare event",
+        # Display names (web_client.make_user: the address's local part).
+        *(email.split("@")[0].title() for email in EMAILS.values()))
 
 
 class _Text(HTMLParser):
@@ -76,7 +79,8 @@ def untranslated(html: str, english: set[str]) -> set[str]:
     parser.feed(html)
     text = " ".join(parser.parts)
     # E-mail addresses and URLs are data, whatever their letters.
-    text = re.sub(r"\S+@\S+|https?://\S+|/[\w/.-]+", " ", text)
+    # So are a download's file name (archive-<ref>.jpg) and the photos' references.
+    text = re.sub(r"\S+@\S+|https?://\S+|/[\w/.-]+|archive-\u2060?\w+\.jpg", " ", text)
     for data in DATA:
         text = text.replace(data, " ")
     return {w for w in _WORD.findall(text) if w.lower() in english}
