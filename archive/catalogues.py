@@ -31,7 +31,7 @@ TRANSLATIONS = PACKAGE / "translations"
 MAPPING = TRANSLATIONS / "babel.cfg"
 KEYWORDS = {"_": None, "_l": None, "N_": None, "gettext": None, "ngettext": (1, 2),
             "lazy_gettext": None, "lazy_ngettext": (1, 2), "pgettext": ((1, "c"), 2),
-            "npgettext": ((1, "c"), 2, 3)}
+            "npgettext": ((1, "c"), 2, 3), "counted": (1, 2)}
 
 
 HEADER = """\

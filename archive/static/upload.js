@@ -18,6 +18,12 @@
       return Object.prototype.hasOwnProperty.call(values, key) ? values[key] : all;
     });
   }
+  // A counted sentence in the plural form the page's language uses for n.
+  var plural = window.Intl && Intl.PluralRules
+    ? new Intl.PluralRules(document.documentElement.lang) : null;
+  function counted(forms, n) {
+    return forms[plural ? plural.select(n) : (n === 1 ? "one" : "other")] || forms.other;
+  }
   function stateWord(state) {
     return words.states[state] || state;
   }
@@ -66,7 +72,7 @@
         return;
       }
       var message = body.state === "done"
-        ? fill(words.faces, { number: body.faces })
+        ? fill(counted(words.faces, body.faces), { number: body.faces })
         : body.error || "";
       setState(li, body.state, message);
       if (body.state === "queued" || body.state === "processing") {

@@ -21,6 +21,7 @@ from ..models import ClaimKind, ClaimStatus, Event, FaceDecision, Photo, PhotoSt
 from ..review.claims_routes import face_number
 from ..words import claims as claim_words
 from ..words import photos as photo_words
+from ..words import plurals
 from ..words import release as release_words
 from ..words.metadata import removed_words
 from . import bp
@@ -79,7 +80,7 @@ def _upload_words() -> dict:
         "photo": gettext("Photo {number}"),
         "upload_of": gettext("Upload of {name}"),
         "unreadable": gettext("The status could not be read."),
-        "faces": gettext("Faces obscured: {number}"),
+        "faces": plurals.counted("%(count)s face obscured", "%(count)s faces obscured"),
         "see_it": gettext("see it"),
         "refused": gettext("The upload was refused ({status})."),
         "broken": gettext("The connection broke during the upload. Try this file again."),
