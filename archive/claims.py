@@ -275,8 +275,7 @@ def _record_claim(photo: Photo, kind: ClaimKind, *, face: Face | int | None, box
         why = ("Too many requests came from your connection in a short time."
                if client_limited else "This photo has too many open requests.")
         if kind in PRIVACY_INCREASING:
-            hold(photo, "Hidden by the archive: many requests arrived at once. A moderator "
-                        "will look.")
+            hold(photo, release.HOLD_MANY_CLAIMS)
             raise ClaimsLimited(why + " To be safe, the photo is now hidden until a "
                                       "moderator has looked at it.", hidden=True)
         raise ClaimsLimited(why + " Please try again later.", hidden=False)
