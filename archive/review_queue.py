@@ -1,6 +1,6 @@
-"""The moderators' review queue: which photos wait, filtered; approving many at once;
-and where a photo stands in review. Codes only: ``archive.words.review`` and
-``archive.words.release`` say them in words.
+"""The moderators' review queue: which photos wait, filtered; approving many at once.
+Where a photo stands is the release rule's (:func:`archive.release.standing`). Codes
+only: ``archive.words.review`` and ``archive.words.release`` say them in words.
 
 The gate itself is :mod:`archive.release` (``blockers``): everything here asks it
 rather than repeating its rules, so the queue, the workspace and the public pages can
@@ -136,39 +136,6 @@ def filter_choices() -> tuple[list[Event], list[User]]:
                                           Photo.state == PhotoState.IN_REVIEW))
         .order_by(User.display_name)).all()
     return list(events), list(photographers)
-
-
-class Standing(StrEnum):
-    """Where a photo stands in review, as a code (the templates say it in words)."""
-
-    WAITING = "waiting"  # in review, not approved
-    APPROVED_WINDOW = "approved_window"  # approved: only the claim window holds it
-    APPROVED_HELD = "approved_held"  # approved, and something else holds it too
-    PUBLIC = "public"
-    HIDDEN = "hidden"
-    REJECTED = "rejected"
-    PURGED = "purged"
-    NOT_PROCESSED = "not_processed"  # uploaded, processing or failed
-
-
-def standing(photo: Photo) -> Standing:
-    """The photo's place in the review flow. An approved photo is never "waiting" again:
-    it is public on the window's end (:func:`release.claim_window_ends`) unless
-    something else holds it."""
-    if photo.state == PhotoState.RELEASED:
-        return Standing.PUBLIC
-    if photo.state == PhotoState.HIDDEN:
-        return Standing.HIDDEN
-    if photo.state == PhotoState.REJECTED:
-        return Standing.REJECTED
-    if photo.state == PhotoState.PURGED:
-        return Standing.PURGED
-    if photo.state != PhotoState.IN_REVIEW:
-        return Standing.NOT_PROCESSED
-    if photo.approved_at is None:
-        return Standing.WAITING
-    return Standing.APPROVED_HELD if blockers_besides_approval(photo) \
-        else Standing.APPROVED_WINDOW
 
 
 def blockers_besides_approval(photo: Photo) -> list[release.Reason]:

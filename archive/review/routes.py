@@ -92,11 +92,11 @@ def queue():
         claims_waiting=sum(open_claims.values()), removed_words=removed_words,
         filters=filters, events=events, photographers=photographers,
         total=review_queue.count_queue(filters), limit=review_queue.QUEUE_LIMIT,
-        approved=approved, standing={p.id: review_queue.standing(p) for p in approved},
+        approved=approved, standing={p.id: review_words.standing(p) for p in approved},
         held={p.id: review_queue.blockers_besides_approval(p) for p in approved},
         blockers={p.id: release.reasons(p) for p in photos},
         reason_words=release_words.reason, brief=release_words.brief,
-        standing_words=review_words.standing, state_words=review_words.photo_state,
+        state_words=review_words.photo_state,
         hold_words=release_words.hold_words,
         face_source=face_words.source, face_decision=face_words.decision,
         window_open=release.window_open, window_ends=release.claim_window_ends,
@@ -142,9 +142,9 @@ def workspace(ref: str):
         "review/workspace.html", photo=photo, faces=faces, filters=filters,
         query=filters.query_args(), following=following,
         blockers=release.reasons(photo), reason_words=release_words.reason,
-        is_public=release.is_public(photo), standing_words=review_words.standing,
+        is_public=release.is_public(photo),
         next_step=review_words.next_step(photo), window_open=release.window_open(photo),
-        standing=review_queue.standing(photo), then=_remembered_then(),
+        standing=review_words.standing(photo), then=_remembered_then(),
         window_ends=release.claim_window_ends(photo.event),
         can_decide=release.can_decide(photo),
         self_check_blocks=release.self_check_blocks(photo),
@@ -242,10 +242,10 @@ def approve(ref: str):
     except (ValueError, StaleDataError) as err:
         _refused(err)
         return redirect(_return_to(url_for("review.queue")))
-    placed = review_queue.standing(photo)
-    if placed == review_queue.Standing.PUBLIC:
+    placed, _ = release.standing(photo)
+    if placed == release.Standing.PUBLIC:
         flash(gettext("Photo %(ref)s approved: it is public now.", ref=photo.ref), "info")
-    elif placed == review_queue.Standing.APPROVED_WINDOW:
+    elif placed == release.Standing.WAITING:
         flash(gettext("Photo %(ref)s approved: it is public on %(moment)s, when the event's "
                       "claim window closes.", ref=photo.ref,
                       moment=moment(release.claim_window_ends(photo.event))), "info")

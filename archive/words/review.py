@@ -14,7 +14,8 @@ from flask_babel import lazy_gettext as _l
 
 from .. import release
 from ..models import Photo, PhotoState, utcnow
-from ..review_queue import BulkRefused, BulkResult, Left, Standing, blockers_besides_approval
+from ..release import Standing
+from ..review_queue import BulkRefused, BulkResult, Left, blockers_besides_approval
 from . import release as release_words
 from .dates import moment
 
@@ -37,22 +38,27 @@ def photo_state(state: str) -> str:
 
 
 _STANDING: dict[Standing, LazyString] = {
-    Standing.WAITING: _l("in review: not approved yet"),
-    Standing.APPROVED_HELD: _l("approved, not public yet"),
+    Standing.PROCESSING: _l("processing"),
+    Standing.FAILED: _l("failed"),
     Standing.PUBLIC: _l("public"),
-    Standing.HIDDEN: _l("hidden"),
+    Standing.HELD: _l("hidden"),
     Standing.REJECTED: _l("rejected"),
-    Standing.PURGED: _l("deleted"),
+    Standing.TAKEN_DOWN: _l("deleted"),
 }
 
 
-def standing(code: Standing, photo: Photo) -> str:
-    """Where a photo stands in review (``review_queue.standing``), in words."""
-    if code == Standing.APPROVED_WINDOW:
-        return gettext("approved, public on %(moment)s",
-                       moment=moment(release.claim_window_ends(photo.event)))
-    words = _STANDING.get(code)
-    return str(words) if words is not None else photo_state(photo.state)
+def standing(photo: Photo) -> tuple[str, str]:
+    """Where a photo stands in review (:func:`archive.release.standing`, and whether a
+    moderator approved it), as a CSS class and in words."""
+    code, found = release.standing(photo)
+    if code == Standing.WAITING:
+        return "approved-waiting", gettext("approved, public on %(moment)s",
+                                           moment=moment(found[0].detail))  # type: ignore
+    if code == Standing.IN_REVIEW:
+        if photo.approved_at is not None:
+            return "approved-held", gettext("approved, not public yet")
+        return "in-review", gettext("in review: not approved yet")
+    return str(code).replace("_", "-"), str(_STANDING[code])
 
 
 _LEFT: dict[Left, LazyString] = {
