@@ -376,7 +376,10 @@ def save_faces(ref: str):
 @bp.route("/audit")
 @moderator_required
 def audit_log():
-    filters = AuditFilters.from_args(request.args)
+    args = request.args.to_dict()
+    if args.get("actor"):
+        args["actor"] = audit_words.actor_filter(args["actor"])
+    filters = AuditFilters.from_args(args)
     for error in filters.errors:
         flash(audit_words.filter_error(error), "error")
     try:
@@ -389,7 +392,8 @@ def audit_log():
     return render_template(
         "review/audit.html", entries=entries, filters=filters, actions=action_choices(),
         photos=photos, query=filters.query_args(), next_before=next_before,
-        first_page=before is None)
+        first_page=before is None, action_words=audit_words.action,
+        object_words=audit_words.object_type, actor_words=audit_words.actor)
 
 
 @bp.route("/photos/<ref>/thumb.jpg")
