@@ -24,13 +24,15 @@ def _escape_like(text: str) -> str:
 
 
 def _day(value: str | None, what: str, errors: list[str]) -> date | None:
+    """A day, or None; a malformed one is ignored and its field ("from", "to") noted in
+    ``errors`` (``archive.words.audit`` says it)."""
     value = (value or "").strip()
     if not value:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        errors.append(f"The {what} date must look like 2026-05-01; it was ignored.")
+        errors.append(what)
         return None
 
 
@@ -45,6 +47,7 @@ class AuditFilters:
     object_id: str = ""
     date_from: date | None = None
     date_to: date | None = None
+    #: The date fields ("from", "to") that were malformed and ignored.
     errors: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod

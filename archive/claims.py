@@ -313,9 +313,7 @@ def _record_claim(photo: Photo, kind: ClaimKind, *, face: Face | int | None, box
     if client_limited or over_cap:
         limit = Limit.CLIENT if client_limited else Limit.PHOTO
         if kind in PRIVACY_INCREASING:
-            # Stored for the moderators (like an audit note), in the operators' English.
-            hold(photo, "Hidden by the archive: many requests arrived at once. A moderator "
-                        "will look.")
+            hold(photo, release.HOLD_MANY_CLAIMS)
             raise ClaimsLimited(limit, hidden=True)
         raise ClaimsLimited(limit, hidden=False)
 

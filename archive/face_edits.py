@@ -14,14 +14,16 @@ The ratchet, as it applies to a moderator:
 Every change is audited (no image data: the face's id, its box in master pixels and the
 moderator's reason) and renders the public files again (``archive.rendering``): the
 photo is not public from that commit until the new derivative is made and checked.
-A refusal raises :class:`EditRefused` (a sentence for the moderator) before anything
-changes, so a refused save leaves the photo as it was.
+A refusal raises :class:`EditRefused` (a :class:`Refusal` code and its values; the words
+are in :mod:`archive.words.faces`) before anything changes, so a refused save leaves the
+photo as it was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from . import audit, release
 from .box_numbers import read_box
@@ -35,7 +37,6 @@ from .models import (
     FaceDecision,
     FaceSource,
     Photo,
-    PhotoState,
     User,
 )
 from .rendering import enqueue_render, request_render
@@ -52,17 +53,54 @@ EDGE_SLACK = 1.0
 #: Moves smaller than this (master pixels) are not changes.
 EPSILON = 0.01
 
-STATE_WORDS = {
-    PhotoState.UPLOADED: "still being uploaded",
-    PhotoState.PROCESSING: "still being processed",
-    PhotoState.FAILED: "a photo whose processing failed",
-    PhotoState.REJECTED: "rejected",
-    PhotoState.PURGED: "deleted",
-}
+
+
+class Refusal(StrEnum):
+    """Why an edit is refused (``archive.words.faces`` says each in words)."""
+
+    MASTER_GONE = "master_gone"
+    STATE = "state"  # params: state
+    NO_SIZE = "no_size"
+    REASON_NOT_TEXT = "reason_not_text"
+    REASON_TOO_LONG = "reason_too_long"  # params: limit
+    SHOW_REASON_MISSING = "show_reason_missing"
+    BOX_NUMBERS = "box_numbers"
+    BOX_ORDER = "box_order"
+    BOX_OUTSIDE = "box_outside"  # params: width, height
+    BOX_TOO_SMALL = "box_too_small"  # params: min_box
+    SHOWN_MOVE = "shown_move"
+    LOCKED_MOVE = "locked_move"
+    CONSENT_MOVE = "consent_move"
+    DETECTED_MOVE = "detected_move"
+    LOCKED_DELETE = "locked_delete"
+    HOLDING_DELETE = "holding_delete"
+    DELETE_REASON = "delete_reason"
+    DECISION_CHOICE = "decision_choice"
+    LOCKED_SHOW = "locked_show"
+    NO_CONSENT = "no_consent"
+    BAD_ID = "bad_id"
+    NO_BOXES = "no_boxes"  # the page sent nothing
+    NO_LIST = "no_list"
+    TOO_MANY = "too_many"  # params: limit
+    NO_KNOWN = "no_known"
+    NOT_A_BOX = "not_a_box"
+    TWICE = "twice"
+    FACE_GONE = "face_gone"
 
 
 class EditRefused(ValueError):
-    """The edit cannot be made; the message says why, for the moderator."""
+    """The edit cannot be made: ``code`` (a :class:`Refusal`) and ``params`` say why;
+    ``str()`` is the sentence for the moderator, in the request's language."""
+
+    def __init__(self, code: Refusal, **params: object) -> None:
+        super().__init__(code.value)
+        self.code = code
+        self.params = params
+
+    def __str__(self) -> str:
+        from .words.faces import refusal
+
+        return refusal(self)
 
 
 @dataclass
@@ -77,10 +115,9 @@ class Changes:
         return bool(self.added or self.moved or self.deleted)
 
     def words(self) -> str:
-        parts = [f"{len(ids)} box{'es' if len(ids) != 1 else ''} {what}"
-                 for ids, what in ((self.added, "added"), (self.moved, "moved or resized"),
-                                   (self.deleted, "removed")) if ids]
-        return ", ".join(parts) if parts else "nothing changed"
+        from .words.faces import changes
+
+        return changes(self)
 
 
 Box = tuple[float, float, float, float]
@@ -98,24 +135,22 @@ def check_editable(photo: Photo) -> None:
     """Boxes are drawn on the master: without it (retention deleted it) or outside
     review there is nothing to edit."""
     if photo.master_purged_at is not None or not photo.master_key:
-        raise EditRefused("The private master of this photo was deleted (retention), so its "
-                          "boxes can no longer be changed; the public version stays as it is.")
+        raise EditRefused(Refusal.MASTER_GONE)
     if photo.state not in EDITABLE:
-        words = STATE_WORDS.get(photo.state, photo.state)
-        raise EditRefused(f"The boxes of a photo that is {words} cannot be changed.")
+        raise EditRefused(Refusal.STATE, state=photo.state)
     if not photo.width or not photo.height:
-        raise EditRefused("This photo has no size recorded, so boxes cannot be placed on it.")
+        raise EditRefused(Refusal.NO_SIZE)
 
 
-def _reason(text: str | None, required: str | None = None) -> str | None:
-    """A moderator's reason, trimmed; ``required`` is the sentence when it is missing."""
+def _reason(text: str | None, required: Refusal | None = None) -> str | None:
+    """A moderator's reason, trimmed; ``required`` is the refusal when it is missing."""
     if text is not None and not isinstance(text, str):
-        raise EditRefused("A reason must be text.")
+        raise EditRefused(Refusal.REASON_NOT_TEXT)
     text = (text or "").strip() or None
     if required and not text:
         raise EditRefused(required)
     if text and len(text) > release.MAX_REASON:
-        raise EditRefused(f"The reason is too long (at most {release.MAX_REASON} characters).")
+        raise EditRefused(Refusal.REASON_TOO_LONG, limit=release.MAX_REASON)
     return text
 
 
@@ -125,19 +160,16 @@ def check_box(photo: Photo, box: object) -> Box:
     :data:`~archive.claims.MIN_BOX` pixels each way."""
     values = read_box(box)
     if values is None:
-        raise EditRefused("A box needs four numbers: left, top, right and bottom.")
+        raise EditRefused(Refusal.BOX_NUMBERS)
     x1, y1, x2, y2 = values
     if x2 <= x1 or y2 <= y1:
-        raise EditRefused("A box's right edge must be right of its left edge, and its "
-                          "bottom below its top.")
+        raise EditRefused(Refusal.BOX_ORDER)
     w, h = float(photo.width or 0), float(photo.height or 0)
     if x1 < -EDGE_SLACK or y1 < -EDGE_SLACK or x2 > w + EDGE_SLACK or y2 > h + EDGE_SLACK:
-        raise EditRefused(f"A box reaches outside the photo ({photo.width} × {photo.height} "
-                          "pixels): keep every box inside it.")
+        raise EditRefused(Refusal.BOX_OUTSIDE, width=photo.width, height=photo.height)
     x1, y1, x2, y2 = max(0.0, x1), max(0.0, y1), min(w, x2), min(h, y2)
     if x2 - x1 < MIN_BOX or y2 - y1 < MIN_BOX:
-        raise EditRefused(f"A box is too small: make it at least {MIN_BOX} pixels wide and "
-                          "high, around the whole face.")
+        raise EditRefused(Refusal.BOX_TOO_SMALL, min_box=MIN_BOX)
     return round(x1, 2), round(y1, 2), round(x2, 2), round(y2, 2)
 
 
@@ -171,34 +203,26 @@ def _covers(outer: Box, inner: Iterable[float]) -> bool:
 
 def _check_move(face: Face, box: Box) -> None:
     if face.decision == FaceDecision.SHOW:
-        raise EditRefused("This face is shown with consent: set it to obscured before "
-                          "changing its box.")
+        raise EditRefused(Refusal.SHOWN_MOVE)
     if face.locked and not _covers(box, face.box):
-        raise EditRefused("Someone asked for this face to stay blurred (or drew its box): "
-                          "its box can grow, but not move off what it covered or shrink.")
+        raise EditRefused(Refusal.LOCKED_MOVE)
     if any(c.kind == ClaimKind.SHOW_ME for c in _holding_claims(face)) \
             and not _covers(face.box, box):
         # Consent was given for this box: growing or moving it could show someone else.
-        raise EditRefused("Someone asked to be shown in this box (or their consent is "
-                          "verified): it can shrink, but not grow or move. Add a new box "
-                          "for anyone else.")
+        raise EditRefused(Refusal.CONSENT_MOVE)
     if face.source == FaceSource.DETECTED:
         cx, cy = (face.x1 + face.x2) / 2, (face.y1 + face.y2) / 2
         if not (box[0] <= cx <= box[2] and box[1] <= cy <= box[3]):
-            raise EditRefused("A detected box can be adjusted, not moved off what the "
-                              "detector found: remove it with a reason and add a new one.")
+            raise EditRefused(Refusal.DETECTED_MOVE)
 
 
 def _check_delete(face: Face, reason: str | None) -> None:
     if face.locked or face.source == FaceSource.CLAIM:
-        raise EditRefused("Someone asked for this face to stay blurred (or drew its box): "
-                          "its box cannot be removed.")
+        raise EditRefused(Refusal.LOCKED_DELETE)
     if _holding_claims(face):
-        raise EditRefused("A request about this face is open or its consent is verified: "
-                          "decide the request first (claims queue), then remove the box.")
+        raise EditRefused(Refusal.HOLDING_DELETE)
     if face.source in NEEDS_DELETE_REASON and not reason:
-        raise EditRefused("Say why a detected box is not a face (for example “a poster”, "
-                          "“a pattern on a flag”): removing it leaves that area unobscured.")
+        raise EditRefused(Refusal.DELETE_REASON)
 
 
 def _fmt(box: Iterable[float]) -> str:
@@ -293,18 +317,14 @@ def set_decision(face: Face, moderator: User, decision: str,
     photo = face.photo
     check_editable(photo)
     if decision not in (FaceDecision.OBSCURE, FaceDecision.SHOW):
-        raise EditRefused("Choose whether the face is obscured or shown.")
+        raise EditRefused(Refusal.DECISION_CHOICE)
     if decision == FaceDecision.SHOW:
         if face.locked:
-            raise EditRefused("Someone asked for this face to stay blurred: it cannot be "
-                              "shown (only a newly verified “show me” can override that, "
-                              "in the claims queue).")
+            raise EditRefused(Refusal.LOCKED_SHOW)
         consent = consent_for(face)
         if consent is None:
-            raise EditRefused("A face is shown only with the person's verified consent: "
-                              "verify their “show me” request in the claims queue first.")
-        reason = _reason(reason, "Say why this face may be shown again (it is kept in the "
-                                 "audit log).")
+            raise EditRefused(Refusal.NO_CONSENT)
+        reason = _reason(reason, Refusal.SHOW_REASON_MISSING)
         note = f"face {face.id} shown (consent: claim {consent.id}): {reason}"
     else:
         reason = _reason(reason)
@@ -325,13 +345,13 @@ def _parse_id(value: object) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise EditRefused("A box's id is not valid: reload the page.")
+        raise EditRefused(Refusal.BAD_ID)
     if isinstance(value, float) and not value.is_integer():  # also NaN and infinities
-        raise EditRefused("A box's id is not valid: reload the page.")
+        raise EditRefused(Refusal.BAD_ID)
     try:
         return int(value)
     except (TypeError, ValueError, OverflowError):
-        raise EditRefused("A box's id is not valid: reload the page.") from None
+        raise EditRefused(Refusal.BAD_ID) from None
 
 
 def save_boxes(photo: Photo, moderator: User, boxes: object,
@@ -348,13 +368,13 @@ def save_boxes(photo: Photo, moderator: User, boxes: object,
     _require_moderator(moderator)
     check_editable(photo)
     if not isinstance(boxes, list):
-        raise EditRefused("Nothing to save: the page sent no list of boxes.")
+        raise EditRefused(Refusal.NO_LIST)
     if len(boxes) > MAX_BOXES:
-        raise EditRefused(f"Too many boxes in one save (at most {MAX_BOXES}).")
+        raise EditRefused(Refusal.TOO_MANY, limit=MAX_BOXES)
     delete_reason = _reason(delete_reason)
     faces = {f.id: f for f in photo.faces}
     if known_ids is not None and not isinstance(known_ids, (list, tuple, set)):
-        raise EditRefused("The page sent no list of the boxes it showed: reload the page.")
+        raise EditRefused(Refusal.NO_KNOWN)
     known = set(faces) if known_ids is None else {_parse_id(i) for i in known_ids}
 
     adds: list[Box] = []
@@ -362,19 +382,18 @@ def save_boxes(photo: Photo, moderator: User, boxes: object,
     sent: set[int] = set()
     for item in boxes:
         if not isinstance(item, dict):
-            raise EditRefused("Each box must have an id (or none, if new) and four numbers.")
+            raise EditRefused(Refusal.NOT_A_BOX)
         face_id = _parse_id(item.get("id"))
         box = check_box(photo, item.get("box", item))
         if face_id is None:
             adds.append(box)
             continue
         if face_id in sent:
-            raise EditRefused("The same box was sent twice: reload the page.")
+            raise EditRefused(Refusal.TWICE)
         sent.add(face_id)
         face = faces.get(face_id)
         if face is None:
-            raise EditRefused("A box you edited is not in this photo any more (a moderator "
-                              "may have removed it): reload the page.")
+            raise EditRefused(Refusal.FACE_GONE)
         if not _same(face.box, box):
             _check_move(face, box)
             moves.append((face, box))

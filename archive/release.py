@@ -196,12 +196,47 @@ def can_decide(photo: Photo) -> bool:
     return photo.state == PhotoState.IN_REVIEW
 
 
-def _reason(text: str | None, required: bool, what: str) -> str | None:
+class Refusal(StrEnum):
+    """Why a decision is refused (``archive.words.release`` says each in words)."""
+
+    CANNOT_APPROVE = "cannot_approve"
+    CANNOT_REJECT = "cannot_reject"
+    CANNOT_SKIP = "cannot_skip"
+    CANNOT_OVERRIDE = "cannot_override"
+    NOTHING_TO_OVERRIDE = "nothing_to_override"
+    REASON_TOO_LONG = "reason_too_long"  # params: limit
+    # A reason is required for: (what the moderator was doing)
+    SKIP_REASON_MISSING = "skip_reason_missing"  # approving and skipping the window
+    SKIP_ONLY_REASON_MISSING = "skip_only_reason_missing"  # skipping an approved one's
+    OVERRIDE_REASON_MISSING = "override_reason_missing"
+
+
+class DecisionRefused(ValueError):
+    """A moderator's decision cannot be made: ``code`` and ``params`` say why; ``str()``
+    is the sentence, in the request's language (``archive.words.release``)."""
+
+    def __init__(self, code: Refusal, **params: object) -> None:
+        super().__init__(code.value)
+        self.code = code
+        self.params = params
+
+    def __str__(self) -> str:
+        from .words.release import refusal
+
+        return refusal(self)
+
+
+#: Hold codes (``Photo.hold_reason``): why the archive itself hid a photo. Words:
+#: ``archive.words.release.hold_words``.
+HOLD_MANY_CLAIMS = "many_claims"
+
+
+def _reason(text: str | None, missing: Refusal | None = None) -> str | None:
     text = (text or "").strip() or None
-    if required and not text:
-        raise ValueError(f"{what}: please give a reason (it is kept in the audit log).")
+    if missing and not text:
+        raise DecisionRefused(missing)
     if text and len(text) > MAX_REASON:
-        raise ValueError(f"The reason is too long (at most {MAX_REASON} characters).")
+        raise DecisionRefused(Refusal.REASON_TOO_LONG, limit=MAX_REASON)
     return text
 
 
@@ -214,10 +249,10 @@ def approve(photo: Photo, moderator: User, reason: str | None = None,
     if not moderator.is_moderator:
         raise PermissionError("only moderators approve photos")
     if not can_decide(photo):
-        raise ValueError("only a processed photo in review can be approved")
-    reason = _reason(reason, False, "Approve")
+        raise DecisionRefused(Refusal.CANNOT_APPROVE)
+    reason = _reason(reason)
     if skip_window is not None:
-        skip_window = _reason(skip_window, True, "To release before the claim window ends")
+        skip_window = _reason(skip_window, Refusal.SKIP_REASON_MISSING)
     photo.approved_at = utcnow()
     photo.approved_by_id = moderator.id
     if skip_window:
@@ -237,8 +272,8 @@ def skip_claim_window(photo: Photo, moderator: User, reason: str) -> None:
     if not moderator.is_moderator:
         raise PermissionError("only moderators skip the claim window")
     if photo.state not in REVIEWABLE:
-        raise ValueError("only a photo in review can skip the claim window")
-    _skip(photo, moderator, _reason(reason, True, "Skip the claim window"))
+        raise DecisionRefused(Refusal.CANNOT_SKIP)
+    _skip(photo, moderator, _reason(reason, Refusal.SKIP_ONLY_REASON_MISSING))
     refresh(photo)
     db.session.commit()
 
@@ -249,11 +284,10 @@ def override_self_check(photo: Photo, moderator: User, reason: str) -> None:
     if not moderator.is_moderator:
         raise PermissionError("only moderators override the self-check")
     if photo.state not in REVIEWABLE:
-        raise ValueError("only a photo in review can have its self-check overridden")
+        raise DecisionRefused(Refusal.CANNOT_OVERRIDE)
     if photo.render_pending or not photo.self_check_faces:
-        raise ValueError("There is nothing to override: the self-check found no face "
-                         "in the current anonymised version.")
-    photo.self_check_override = _reason(reason, True, "Override the self-check")
+        raise DecisionRefused(Refusal.NOTHING_TO_OVERRIDE)
+    photo.self_check_override = _reason(reason, Refusal.OVERRIDE_REASON_MISSING)
     audit.record(moderator, "photo.override_self_check", "photo", photo.ref,
                  photo.self_check_override)
     refresh(photo)
@@ -316,8 +350,8 @@ def reject(photo: Photo, moderator: User, reason: str | None = None) -> None:
     if not moderator.is_moderator:
         raise PermissionError("only moderators reject photos")
     if not can_decide(photo):
-        raise ValueError("only a processed photo in review can be rejected")
-    reason = _reason(reason, False, "Reject")
+        raise DecisionRefused(Refusal.CANNOT_REJECT)
+    reason = _reason(reason)
     photo.state = PhotoState.REJECTED
     photo.rejected_at = utcnow()
     photo.approved_at = None

@@ -1,5 +1,6 @@
-"""The moderators' review queue: which photos wait, filtered; approving many at once;
-and what the release gate says about a photo, in short and as a next step.
+"""The moderators' review queue: which photos wait, filtered; approving many at once.
+Where a photo stands is the release rule's (:func:`archive.release.standing`). Codes
+only: ``archive.words.review`` and ``archive.words.release`` say them in words.
 
 The gate itself is :mod:`archive.release` (``blockers``): everything here asks it
 rather than repeating its rules, so the queue, the workspace and the public pages can
@@ -20,8 +21,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from . import release
 from .extensions import db
 from .models import Claim, ClaimStatus, Event, Photo, PhotoState, User
-from .words import release as release_words
-from .words.dates import moment
 
 #: Rows on one page of the queue (the oldest first: they have waited longest).
 QUEUE_LIMIT = 100
@@ -139,72 +138,55 @@ def filter_choices() -> tuple[list[Event], list[User]]:
     return list(events), list(photographers)
 
 
-class Standing(StrEnum):
-    """Where a photo stands in review, as a code (the templates say it in words)."""
-
-    WAITING = "waiting"  # in review, not approved
-    APPROVED_WINDOW = "approved_window"  # approved: only the claim window holds it
-    APPROVED_HELD = "approved_held"  # approved, and something else holds it too
-    PUBLIC = "public"
-    HIDDEN = "hidden"
-    REJECTED = "rejected"
-    PURGED = "purged"
-    NOT_PROCESSED = "not_processed"  # uploaded, processing or failed
-
-
-def standing(photo: Photo) -> Standing:
-    """The photo's place in the review flow. An approved photo is never "waiting" again:
-    it is public on the window's end (:func:`release.claim_window_ends`) unless
-    something else holds it."""
-    if photo.state == PhotoState.RELEASED:
-        return Standing.PUBLIC
-    if photo.state == PhotoState.HIDDEN:
-        return Standing.HIDDEN
-    if photo.state == PhotoState.REJECTED:
-        return Standing.REJECTED
-    if photo.state == PhotoState.PURGED:
-        return Standing.PURGED
-    if photo.state != PhotoState.IN_REVIEW:
-        return Standing.NOT_PROCESSED
-    if photo.approved_at is None:
-        return Standing.WAITING
-    return Standing.APPROVED_HELD if blockers_besides_approval(photo) \
-        else Standing.APPROVED_WINDOW
-
-
-def short(reason: str) -> str:
-    """A blocker in a few words: its first sentence, up to a colon ("The event's claim
-    window is open until 3 December 2026, 00:00 UTC")."""
-    first = reason.split(". ", 1)[0].split(": ", 1)[0].rstrip(".")
-    return first
-
-
-def blockers_besides_approval(photo: Photo) -> list[str]:
+def blockers_besides_approval(photo: Photo) -> list[release.Reason]:
     """What the gate would still hold against ``photo`` if a moderator approved it now
     and its claim window had ended: what approving alone cannot fix.
 
     The approval is assumed, not recorded."""
-    return release_words.blockers(photo, now=AFTER_EVERY_WINDOW, assume_approved=True)
+    return release.reasons(photo, now=AFTER_EVERY_WINDOW, assume_approved=True)
+
+
+class Left(StrEnum):
+    """Why "Approve selected" left a photo as it was, besides the release rule's own
+    reasons (``archive.words.review`` says each)."""
+
+    NO_SUCH_PHOTO = "no_such_photo"
+    PUBLIC_ALREADY = "public_already"
+    NOT_IN_REVIEW = "not_in_review"
+    CHANGED = "changed"
+
+
+#: One reason a photo was left: the release rule's, a :class:`Left` code, or a refused
+#: decision (its own code and words).
+LeftReason = release.Reason | Left | ValueError
 
 
 @dataclass
 class BulkResult:
+    """What "Approve selected" did (``archive.words.review.bulk_message`` words it)."""
+
     public: list[str] = field(default_factory=list)  # approved and public now
     waiting: list[str] = field(default_factory=list)  # approved, waiting for the window
-    left: list[tuple[str, list[str]]] = field(default_factory=list)  # ref, reasons
+    left: list[tuple[str, list[LeftReason]]] = field(default_factory=list)  # ref, reasons
 
-    def message(self) -> str:
-        parts = []
-        if self.public:
-            parts.append(f"Approved and public now: {', '.join(self.public)}.")
-        if self.waiting:
-            parts.append(f"Approved, released by itself when the claim window ends: "
-                         f"{', '.join(self.waiting)}.")
-        if self.left:
-            parts.append("Left as they were: " + " · ".join(
-                f"{ref}: {' '.join(short(r) + '.' for r in reasons)}"
-                for ref, reasons in self.left))
-        return " ".join(parts) or "No photo was selected."
+
+class BulkRefused(ValueError):
+    """The whole "Approve selected" is refused: ``code`` and ``params`` say why; ``str()``
+    is the sentence (``archive.words.review``)."""
+
+    TOO_MANY = "too_many"  # params: limit
+    SKIP_REASON_MISSING = "skip_reason_missing"
+    REASON_TOO_LONG = "reason_too_long"  # params: limit
+
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+    def __str__(self) -> str:
+        from .words.review import bulk_refusal
+
+        return bulk_refusal(self)
 
 
 def bulk_approve(refs: Iterable[str], moderator: User, skip_window: bool = False,
@@ -216,25 +198,24 @@ def bulk_approve(refs: Iterable[str], moderator: User, skip_window: bool = False
         raise PermissionError("only moderators approve photos")
     refs = list(dict.fromkeys(r for r in refs if r))
     if len(refs) > BULK_LIMIT:
-        raise ValueError(f"Select at most {BULK_LIMIT} photos at once.")
+        raise BulkRefused(BulkRefused.TOO_MANY, limit=BULK_LIMIT)
     if skip_window and not (skip_reason or "").strip():
-        raise ValueError("To release before the claim window ends, give a reason (it is "
-                         "kept in the audit log). Nothing was approved.")
+        raise BulkRefused(BulkRefused.SKIP_REASON_MISSING)
     if skip_reason and len(skip_reason) > release.MAX_REASON:
-        raise ValueError(f"The reason is too long (at most {release.MAX_REASON} characters).")
+        raise BulkRefused(BulkRefused.REASON_TOO_LONG, limit=release.MAX_REASON)
     photos = {p.ref: p for p in db.session.scalars(select(Photo).where(Photo.ref.in_(refs)))}
     result = BulkResult()
     for ref in refs:
         photo = photos.get(ref)
         if photo is None:
-            result.left.append((ref, ["There is no such photo."]))
+            result.left.append((ref, [Left.NO_SUCH_PHOTO]))
             continue
         if photo.state == PhotoState.RELEASED:
-            result.left.append((ref, ["It is public already."]))
+            result.left.append((ref, [Left.PUBLIC_ALREADY]))
             continue
-        reasons = blockers_besides_approval(photo)
+        reasons: list[LeftReason] = list(blockers_besides_approval(photo))
         if photo.state != PhotoState.IN_REVIEW and not reasons:
-            reasons = ["It is not in review."]
+            reasons = [Left.NOT_IN_REVIEW]
         if reasons:
             result.left.append((ref, reasons))
             continue
@@ -245,49 +226,11 @@ def bulk_approve(refs: Iterable[str], moderator: User, skip_window: bool = False
                 release.approve(photo, moderator)
         except StaleDataError:
             db.session.rollback()
-            result.left.append((ref, ["It changed while you were approving: look again."]))
+            result.left.append((ref, [Left.CHANGED]))
             continue
         except ValueError as err:
             db.session.rollback()
-            result.left.append((ref, [str(err)]))
+            result.left.append((ref, [err]))
             continue
         (result.public if photo.state == PhotoState.RELEASED else result.waiting).append(ref)
     return result
-
-
-def next_step(photo: Photo, now: datetime | None = None) -> str:
-    """What happens to ``photo`` next, in one or two sentences for the workspace."""
-    if photo.state == PhotoState.PURGED:
-        return "Nothing: it was deleted for good."
-    if photo.state == PhotoState.REJECTED:
-        return "Nothing: it was rejected and will not be published."
-    if photo.state == PhotoState.HIDDEN:
-        return ("It stays hidden until a moderator decides the removal request (claims "
-                "queue) or releases the hold.")
-    if photo.state not in release.REVIEWABLE:
-        return "It is not processed yet: nothing can be decided."
-    if photo.state == PhotoState.RELEASED:
-        return ("It is public. Changing a box takes it off the public pages until the new "
-                "anonymised version is made and checked.")
-    window = release.window_open(photo, now)
-    ends = release.claim_window_ends(photo.event)
-    others = blockers_besides_approval(photo)
-    if photo.render_pending:
-        first = "The anonymised version is being made again; the self-check then runs on it."
-    elif others:
-        first = "Before it can be public: " + " ".join(short(r) + "." for r in others)
-    else:
-        first = ""
-    if photo.approved_at is None:
-        if window:
-            then = (f"Approving now releases it by itself when the claim window ends "
-                    f"({moment(ends)}), unless something holds it; to release it before, "
-                    "approve and skip the claim window, with a reason.")
-        else:
-            then = ("Approving makes it public at once." if not others else
-                    "Approving records your decision; it is public once nothing holds it.")
-    elif window:
-        then = f"Approved: it is released by itself when the claim window ends ({moment(ends)})."
-    else:
-        then = "Approved: it is public as soon as nothing holds it."
-    return f"{first} {then}".strip()

@@ -150,7 +150,10 @@ def test_drawing_moving_saving_and_approving_a_box(tmp_path, astronaut):
             assert "No moderator has approved it." in page.locator("#gate-blockers").inner_text()
             shot(page, "w02-workspace")
 
-            # --- Draw the box with the mouse, in the master's on-screen coordinates.
+            # --- Draw the box with the mouse, in the master's on-screen coordinates. Mouse
+            # events land only inside the viewport: the language switcher in the header
+            # pushed the photo below the fold.
+            page.locator("#stage-master").scroll_into_view_if_needed()
             svg = page.locator("#face-svg").bounding_box()
             scale = svg["width"] / CANVAS[0]
             page.mouse.move(svg["x"] + DRAWN[0] * scale, svg["y"] + DRAWN[1] * scale)

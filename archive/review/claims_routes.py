@@ -1,7 +1,7 @@
 """The moderators' side of claims: the queue, one claim, its decisions, the face crop.
 
 Views stay thin: every decision goes through :mod:`archive.claims`, whose
-:class:`~archive.claims.ClaimRefused` messages are flashed as they are. The face is shown
+:class:`~archive.claims.ClaimRefused` refusals are flashed. The face is shown
 cropped from the private master, made in memory for each request and never stored or
 cached (moderators only, ``Cache-Control: private, no-store``).
 """
@@ -12,6 +12,7 @@ import io
 from datetime import datetime
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from PIL import Image
 from sqlalchemy import select
@@ -24,7 +25,9 @@ from ..extensions import db
 from ..models import Claim, ClaimKind, ClaimStatus, Face, Photo, utcnow
 from ..photos import get_store
 from ..words import claims as claim_words
+from ..words import faces as face_words
 from ..words import release as release_words
+from ..words import review as review_words
 from . import bp
 from .routes import _photo
 
@@ -39,14 +42,7 @@ CROP_MAX_SIDE = 480
 
 def age_words(when: datetime | None, now: datetime | None = None) -> str:
     """How long ago, in words: "3 days", "5 hours", "12 minutes"."""
-    if when is None:
-        return ""
-    seconds = max(0, int(((now or utcnow()) - when).total_seconds()))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'' if n == 1 else 's'}"
-    return "less than a minute"
+    return review_words.age(when, now)
 
 
 def face_number(face: Face | None) -> int | None:
@@ -90,7 +86,7 @@ def claims_queue():
         .order_by(Claim.created_at.desc(), Claim.id.desc()).limit(50)).all()
     return render_template("review/claims.html", waiting=waiting, applied=applied,
                            kind_words=claim_words.MODERATOR_KIND, source_words=claim_words.SOURCE,
-                           age_words=age_words, now=utcnow())
+                           age_words=age_words, ago=review_words.ago, now=utcnow())
 
 
 @bp.route("/claims/<int:claim_id>")
@@ -104,7 +100,9 @@ def claim(claim_id: int):
         others=others, kind_words=claim_words.MODERATOR_KIND,
         status_words=claim_words.MODERATOR_STATUS,
         source_words=claim_words.SOURCE, verify_how=claim_words.VERIFY_HOW,
-        takedown_reasons=claim_words.TAKEDOWN_REASONS, age_words=age_words,
+        takedown_reasons=claim_words.TAKEDOWN_REASONS, age_words=age_words, ago=review_words.ago,
+        state_words=review_words.photo_state, hold_words=release_words.hold_words,
+        face_decision=face_words.decision,
         blockers=release_words.blockers(photo), is_public=release.is_public(photo),
         max_text=claims.MAX_TEXT)
 
@@ -160,8 +158,8 @@ def verify_claim(claim_id: int):
         _refused(err)
         return _back(c)
     number = face_number(c.face)
-    flash(f"Verified: face {number} is shown in the public version as soon as it has been "
-          "made again (it is not public until then).", "info")
+    flash(gettext("Verified: face %(number)s is shown in the public version as soon as it "
+                  "has been made again (it is not public until then).", number=number), "info")
     return redirect(url_for("review.claims_queue"))
 
 
@@ -174,8 +172,8 @@ def decline_claim(claim_id: int):
     except claims.ClaimRefused as err:
         _refused(err)
         return _back(c)
-    flash("Declined: the face stays obscured. The person who asked can read your reason.",
-          "info")
+    flash(gettext("Declined: the face stays obscured. The person who asked can read your "
+                  "reason."), "info")
     return redirect(url_for("review.claims_queue"))
 
 
@@ -189,8 +187,9 @@ def confirm_claim(claim_id: int):
     except claims.ClaimRefused as err:
         _refused(err)
         return _back(c)
-    flash(f"Confirmed: photo {ref} is deleted for good. Every file of it (the master, the "
-          "public version and the thumbnails) is gone; only the audit entry remains.", "info")
+    flash(gettext("Confirmed: photo %(ref)s is deleted for good. Every file of it (the "
+                  "master, the public version and the thumbnails) is gone; only the audit "
+                  "entry remains.", ref=ref), "info")
     return redirect(url_for("review.claims_queue"))
 
 
@@ -204,10 +203,13 @@ def reject_claim(claim_id: int):
         _refused(err)
         return _back(c)
     photo = c.photo
-    where = ("public again" if release.is_public(photo)
-             else f"back in {photo.state.replace('_', ' ')}")
-    flash(f"Rejected: photo {photo.ref} is {where}. The person who asked can read your "
-          "reason.", "info")
+    if release.is_public(photo):
+        flash(gettext("Rejected: photo %(ref)s is public again. The person who asked can "
+                      "read your reason.", ref=photo.ref), "info")
+    else:
+        flash(gettext("Rejected: photo %(ref)s is back in %(state)s. The person who asked "
+                      "can read your reason.", ref=photo.ref,
+                      state=review_words.photo_state(photo.state)), "info")
     return redirect(url_for("review.claims_queue"))
 
 
@@ -216,7 +218,7 @@ def reject_claim(claim_id: int):
 def release_hold(ref: str):
     photo = _photo(ref)
     if not photo.hold_reason:
-        flash("This photo is not held.", "error")
+        flash(gettext("This photo is not held."), "error")
         return redirect(url_for("review.queue"))
     try:
         claims.release_hold(photo, current_user, _form_text("reason") or None)
@@ -224,9 +226,9 @@ def release_hold(ref: str):
         _refused(err)
         return redirect(url_for("review.queue"))
     if release.must_hide(photo):
-        flash(f"The hold on photo {ref} is released; it stays hidden while a removal "
-              "request is open.", "info")
+        flash(gettext("The hold on photo %(ref)s is released; it stays hidden while a removal "
+                      "request is open.", ref=ref), "info")
     else:
-        flash(f"The hold on photo {ref} is released: it is {photo.state.replace('_', ' ')} "
-              "again.", "info")
+        flash(gettext("The hold on photo %(ref)s is released: it is %(state)s again.",
+                      ref=ref, state=review_words.photo_state(photo.state)), "info")
     return redirect(url_for("review.queue"))

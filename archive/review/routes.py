@@ -4,8 +4,9 @@ every decision), box edits from the workspace's canvas, and the audit log.
 
 Views stay thin: the rules live in :mod:`archive.release` (the gate and decisions),
 :mod:`archive.face_edits` (boxes and the privacy ratchet), :mod:`archive.review_queue`
-(filters, bulk approval, next steps) and :mod:`archive.audit_search`; their refusals
-(``ValueError`` with a sentence) are flashed as they are.
+(filters, bulk approval) and :mod:`archive.audit_search`; they return codes, and their
+refusals (``ValueError`` subclasses with a code) say themselves in words from
+:mod:`archive.words`, in the reader's language.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -36,14 +39,17 @@ from ..imaging.pipeline import PUBLIC_MAX_SIDE
 from ..models import Photo, PhotoState
 from ..photos import get_store
 from ..review_queue import QueueFilters
+from ..words import audit as audit_words
+from ..words import faces as face_words
 from ..words import release as release_words
+from ..words import review as review_words
 from ..words.dates import moment
 from ..words.metadata import removed_words
 from . import bp
 
 #: Changed by someone else between reading and writing (the photo row is versioned).
-CHANGED_MEANWHILE = ("The photo changed while you were working on it (a claim or another "
-                     "moderator): nothing was saved. Reload the page and try again.")
+CHANGED_MEANWHILE = _l("The photo changed while you were working on it (a claim or another "
+                       "moderator): nothing was saved. Reload the page and try again.")
 
 
 def _photo(ref: str) -> Photo:
@@ -64,7 +70,7 @@ def _return_to(default: str) -> str:
 def _refused(err: Exception) -> None:
     """A refused decision: say why (a concurrent change in plain words)."""
     db.session.rollback()
-    flash(CHANGED_MEANWHILE if isinstance(err, StaleDataError) else str(err), "error")
+    flash(str(CHANGED_MEANWHILE) if isinstance(err, StaleDataError) else str(err), "error")
 
 
 @bp.route("/")
@@ -86,10 +92,13 @@ def queue():
         claims_waiting=sum(open_claims.values()), removed_words=removed_words,
         filters=filters, events=events, photographers=photographers,
         total=review_queue.count_queue(filters), limit=review_queue.QUEUE_LIMIT,
-        approved=approved, standing={p.id: review_queue.standing(p) for p in approved},
+        approved=approved, standing={p.id: review_words.standing(p) for p in approved},
         held={p.id: review_queue.blockers_besides_approval(p) for p in approved},
-        blockers={p.id: release_words.blockers(p) for p in photos},
-        short=review_queue.short,
+        blockers={p.id: release.reasons(p) for p in photos},
+        reason_words=release_words.reason, brief=release_words.brief,
+        state_words=review_words.photo_state,
+        hold_words=release_words.hold_words,
+        face_source=face_words.source, face_decision=face_words.decision,
         window_open=release.window_open, window_ends=release.claim_window_ends,
         queue_url=url_for("review.queue", **filters.query_args()))
 
@@ -101,7 +110,7 @@ def bulk_approve():
     back = url_for("review.queue", **filters.query_args())
     refs = request.form.getlist("ref")
     if not refs:
-        flash("Select the photos to approve first.", "error")
+        flash(gettext("Select the photos to approve first."), "error")
         return redirect(back)
     skip = request.form.get("skip_window") in ("1", "on")
     try:
@@ -110,7 +119,7 @@ def bulk_approve():
     except ValueError as err:
         _refused(err)
         return redirect(back)
-    flash(result.message(), "warning" if result.left else "info")
+    flash(review_words.bulk_message(result), "warning" if result.left else "info")
     return redirect(back)
 
 
@@ -132,9 +141,10 @@ def workspace(ref: str):
     return render_template(
         "review/workspace.html", photo=photo, faces=faces, filters=filters,
         query=filters.query_args(), following=following,
-        blockers=release_words.blockers(photo), is_public=release.is_public(photo),
-        next_step=review_queue.next_step(photo), window_open=release.window_open(photo),
-        standing=review_queue.standing(photo), then=_remembered_then(),
+        blockers=release.reasons(photo), reason_words=release_words.reason,
+        is_public=release.is_public(photo),
+        next_step=review_words.next_step(photo), window_open=release.window_open(photo),
+        standing=review_words.standing(photo), then=_remembered_then(),
         window_ends=release.claim_window_ends(photo.event),
         can_decide=release.can_decide(photo),
         self_check_blocks=release.self_check_blocks(photo),
@@ -143,9 +153,48 @@ def workspace(ref: str):
                          max(1, round((photo.height or 1) * scale))),
         editable=editable, step=step, min_box=face_edits.MIN_BOX,
         removed_words=removed_words, max_reason=release.MAX_REASON,
+        face_source=face_words.source, face_decision=face_words.decision,
+        js_words=_js_words(),
+        selfcheck_scores=", ".join(f"{b[4]:.2f}" for b in photo.self_check_boxes or []),
         return_to=url_for("review.workspace", ref=photo.ref, **filters.query_args()),
         next_url=(url_for("review.workspace", ref=following.ref, **filters.query_args())
                   if following else url_for("review.queue", **filters.query_args())))
+
+
+def _js_words() -> dict:
+    """The box editor's sentences (archive/static/workspace.js shows them), in the page's
+    language; ``{name}`` is filled by the script."""
+    return {
+        "selected": gettext("{label} selected. Drag it, or use the arrow keys; Delete "
+                            "removes it."),
+        "new_box": gettext("New box"),
+        # Translators: {number} is the face's number, {source} who found or drew it.
+        "face_label": gettext("Face {number} ({source})"),
+        "new_box_unsaved": gettext("New box, not saved yet"),
+        "added": gettext("New box added. Move it with the arrow keys or by dragging; then "
+                         "save."),
+        "locked_delete": gettext("Someone asked for this face to stay blurred (or drew it): "
+                                 "its box cannot be removed."),
+        "shown_delete": gettext("This face is shown with consent: set it to obscured "
+                                "(below) before removing its box."),
+        "removed_reason": gettext("Box removed. Say below why the detected box is not a "
+                                  "face, then save."),
+        "removed": gettext("Box removed. Save to re-render the photo."),
+        "shown_move": gettext("This face is shown with consent: set it to obscured (below) "
+                              "before changing its box."),
+        "locked_move": gettext("Someone asked for this face to stay blurred: its box can "
+                               "grow, but not move off what it covered or shrink."),
+        "need_reason": gettext("Say why the removed detected box is not a face before "
+                               "saving."),
+        "saving": gettext("Saving and making the public version again…"),
+        "save_error": gettext("Could not save (error {status})."),
+        "saved": gettext("Saved."),
+        "offline": gettext("Could not save: check the connection and try again."),
+        "too_small": gettext("That box is too small: drag around the whole face."),
+        "save_first": gettext("Save the boxes first (or reload the page to drop the "
+                              "changes), then approve."),
+        "sources": {code: str(words) for code, words in face_words.SOURCE.items()},
+    }
 
 
 #: After a decision in the workspace: stay on the photo (its new state is shown there)
@@ -193,16 +242,16 @@ def approve(ref: str):
     except (ValueError, StaleDataError) as err:
         _refused(err)
         return redirect(_return_to(url_for("review.queue")))
-    placed = review_queue.standing(photo)
-    if placed == review_queue.Standing.PUBLIC:
-        flash(f"Photo {photo.ref} approved: it is public now.", "info")
-    elif placed == review_queue.Standing.APPROVED_WINDOW:
-        flash(f"Photo {photo.ref} approved: it is public on "
-              f"{moment(release.claim_window_ends(photo.event))}, when the event's claim "
-              "window closes.", "info")
+    placed, _ = release.standing(photo)
+    if placed == release.Standing.PUBLIC:
+        flash(gettext("Photo %(ref)s approved: it is public now.", ref=photo.ref), "info")
+    elif placed == release.Standing.WAITING:
+        flash(gettext("Photo %(ref)s approved: it is public on %(moment)s, when the event's "
+                      "claim window closes.", ref=photo.ref,
+                      moment=moment(release.claim_window_ends(photo.event))), "info")
     else:
-        flash(f"Photo {photo.ref} approved. Not public yet: "
-              + " ".join(release_words.blockers(photo)), "info")
+        flash(gettext("Photo %(ref)s approved. Not public yet: %(reasons)s", ref=photo.ref,
+                      reasons=" ".join(release_words.blockers(photo))), "info")
     return redirect(_after_decision(photo))
 
 
@@ -217,10 +266,12 @@ def skip_window(ref: str):
         _refused(err)
         return redirect(_return_to(url_for("review.workspace", ref=photo.ref)))
     if release.is_public(photo):
-        flash(f"Photo {photo.ref}: the claim window is skipped, it is public now.", "info")
+        flash(gettext("Photo %(ref)s: the claim window is skipped, it is public now.",
+                      ref=photo.ref), "info")
     else:
-        flash(f"Photo {photo.ref}: the claim window is skipped. Not public yet: "
-              + " ".join(release_words.blockers(photo)), "info")
+        flash(gettext("Photo %(ref)s: the claim window is skipped. Not public yet: "
+                      "%(reasons)s", ref=photo.ref,
+                      reasons=" ".join(release_words.blockers(photo))), "info")
     return redirect(_after_decision(photo))
 
 
@@ -234,10 +285,11 @@ def reject(ref: str):
         _refused(err)
         return redirect(_return_to(url_for("review.queue")))
     if photo.state == PhotoState.PURGED:
-        flash(f"Photo {photo.ref} rejected, and every file of it deleted: the event "
-              "deletes rejected photos at once.", "info")
+        flash(gettext("Photo %(ref)s rejected, and every file of it deleted: the event "
+                      "deletes rejected photos at once.", ref=photo.ref), "info")
     else:
-        flash(f"Photo {photo.ref} rejected: it will not be published.", "info")
+        flash(gettext("Photo %(ref)s rejected: it will not be published.", ref=photo.ref),
+              "info")
     return redirect(_after_decision(photo))
 
 
@@ -250,8 +302,8 @@ def override_self_check(ref: str):
     except (ValueError, StaleDataError) as err:
         _refused(err)
     else:
-        flash("Self-check overridden: your reason is in the audit log. A new render of the "
-              "photo clears it.", "info")
+        flash(gettext("Self-check overridden: your reason is in the audit log. A new render "
+                      "of the photo clears it."), "info")
     return redirect(_return_to(url_for("review.workspace", ref=photo.ref)))
 
 
@@ -270,10 +322,10 @@ def face_decision(ref: str, face_id: int):
         _refused(err)
         return redirect(back)
     if changed:
-        flash("Saved: the public version is being made again (the photo is not public "
-              "until it is).", "info")
+        flash(gettext("Saved: the public version is being made again (the photo is not "
+                      "public until it is)."), "info")
     else:
-        flash("Nothing changed: the face already had that decision.", "info")
+        flash(gettext("Nothing changed: the face already had that decision."), "info")
     return redirect(back)
 
 
@@ -293,23 +345,27 @@ def save_faces(ref: str):
             payload = None
     try:
         if not isinstance(payload, dict):
-            raise face_edits.EditRefused("Nothing to save: the page sent no boxes.")
+            raise face_edits.EditRefused(face_edits.Refusal.NO_BOXES)
         changes = face_edits.save_boxes(photo, current_user, payload.get("boxes"),
                                         payload.get("delete_reason"), payload.get("known"))
     except PermissionError:
         abort(403)
     except (ValueError, StaleDataError) as err:
-        message = CHANGED_MEANWHILE if isinstance(err, StaleDataError) else str(err)
+        message = str(CHANGED_MEANWHILE) if isinstance(err, StaleDataError) else str(err)
         db.session.rollback()
         if as_json:
             return jsonify({"error": message}), 409 if isinstance(err, StaleDataError) else 400
         flash(message, "error")
         return redirect(url_for("review.workspace", ref=photo.ref))
     if changes:
-        message = (f"Saved: {changes.words()}. The public version was made again"
-                   + (" and checked." if not photo.render_pending else "; it is being made."))
+        if photo.render_pending:
+            message = gettext("Saved: %(changes)s. The public version was made again; it is "
+                              "being made.", changes=face_words.changes(changes))
+        else:
+            message = gettext("Saved: %(changes)s. The public version was made again and "
+                              "checked.", changes=face_words.changes(changes))
     else:
-        message = "Nothing changed: the boxes are as they were."
+        message = gettext("Nothing changed: the boxes are as they were.")
     flash(message, "info")
     if as_json:
         return jsonify({"message": message, "added": changes.added, "moved": changes.moved,
@@ -320,9 +376,12 @@ def save_faces(ref: str):
 @bp.route("/audit")
 @moderator_required
 def audit_log():
-    filters = AuditFilters.from_args(request.args)
+    args = request.args.to_dict()
+    if args.get("actor"):
+        args["actor"] = audit_words.actor_filter(args["actor"])
+    filters = AuditFilters.from_args(args)
     for error in filters.errors:
-        flash(error, "error")
+        flash(audit_words.filter_error(error), "error")
     try:
         before = int(request.args.get("before") or 0) or None
     except ValueError:
@@ -333,7 +392,8 @@ def audit_log():
     return render_template(
         "review/audit.html", entries=entries, filters=filters, actions=action_choices(),
         photos=photos, query=filters.query_args(), next_before=next_before,
-        first_page=before is None)
+        first_page=before is None, action_words=audit_words.action,
+        object_words=audit_words.object_type, actor_words=audit_words.actor)
 
 
 @bp.route("/photos/<ref>/thumb.jpg")

@@ -3,8 +3,22 @@
 // No framework, no inline script or style (the Content-Security-Policy forbids both):
 // boxes are SVG attributes, and the whole set is saved as JSON in one request, with the
 // CSRF token in the X-CSRFToken header. The server checks every rule again.
+// Every sentence it shows comes from the page, in the page's language: the JSON block
+// #workspace-words (not executed), with {name} placeholders filled here.
 (function () {
   "use strict";
+
+  var WORDS = {};
+  var wordsBlock = document.getElementById("workspace-words");
+  if (wordsBlock) {
+    try { WORDS = JSON.parse(wordsBlock.textContent) || {}; } catch (e) { WORDS = {}; }
+  }
+  function t(key, values) {
+    var text = typeof WORDS[key] === "string" ? WORDS[key] : "";
+    return text.replace(/\{([a-z_]+)\}/g, function (all, name) {
+      return values && values[name] !== undefined ? String(values[name]) : all;
+    });
+  }
 
   document.querySelectorAll(".js-only[hidden]").forEach(function (el) { el.hidden = false; });
 
@@ -126,21 +140,23 @@
     if (b) {
       b.g.classList.add("selected");
       if (focus) b.g.focus({ preventScroll: true });
-      say(label(b) + " selected. Drag it, or use the arrow keys; Delete removes it.");
+      say(t("selected", { label: label(b) }));
     }
     placeHandle();
     refreshTools();
   }
 
   function label(b) {
-    return b.id === null ? "New box" : "Face " + b.number + " (" + b.source + ")";
+    var sources = WORDS.sources || {};
+    return b.id === null ? t("new_box")
+      : t("face_label", { number: b.number, source: sources[b.source] || b.source });
   }
 
   function makeGroup(b) {
     var g = document.createElementNS(SVGNS, "g");
     g.setAttribute("class", "face-box");
     g.setAttribute("tabindex", "0");
-    g.setAttribute("aria-label", "New box, not saved yet");
+    g.setAttribute("aria-label", t("new_box_unsaved"));
     var rect = document.createElementNS(SVGNS, "rect");
     rect.setAttribute("vector-effect", "non-scaling-stroke");
     var text = document.createElementNS(SVGNS, "text");
@@ -163,7 +179,7 @@
     boxes.push(b);
     draw(b);
     select(b, true);
-    say("New box added. Move it with the arrow keys or by dragging; then save.");
+    say(t("added"));
     refreshTools();
     return b;
   }
@@ -172,11 +188,11 @@
     var b = selected;
     if (!b) return;
     if (b.locked || b.source === "claim") {
-      say("Someone asked for this face to stay blurred (or drew it): its box cannot be removed.", true);
+      say(t("locked_delete"), true);
       return;
     }
     if (b.shown) {
-      say("This face is shown with consent: set it to obscured (below) before removing its box.", true);
+      say(t("shown_delete"), true);
       return;
     }
     boxes.splice(boxes.indexOf(b), 1);
@@ -186,22 +202,21 @@
     refreshTools();
     var reason = document.getElementById("delete-reason");
     if (needsReason() && reason) {
-      say("Box removed. Say below why the detected box is not a face, then save.");
+      say(t("removed_reason"));
     } else {
-      say("Box removed. Save to re-render the photo.");
+      say(t("removed"));
     }
   }
 
   // A change the ratchet refuses, caught here so that the moderator knows at once.
   function allowed(b, x1, y1, x2, y2) {
     if (b.shown) {
-      say("This face is shown with consent: set it to obscured (below) before changing its box.", true);
+      say(t("shown_move"), true);
       return false;
     }
     if (b.locked && !(x1 <= b.orig[0] + 0.01 && y1 <= b.orig[1] + 0.01 &&
                       x2 >= b.orig[2] - 0.01 && y2 >= b.orig[3] - 0.01)) {
-      say("Someone asked for this face to stay blurred: its box can grow, but not move off " +
-          "what it covered or shrink.", true);
+      say(t("locked_move"), true);
       return false;
     }
     return true;
@@ -239,7 +254,7 @@
     var reasonInput = document.getElementById("delete-reason");
     var reason = reasonInput ? reasonInput.value.trim() : "";
     if (needsReason() && !reason) {
-      say("Say why the removed detected box is not a face before saving.", true);
+      say(t("need_reason"), true);
       if (reasonInput) reasonInput.focus();
       return;
     }
@@ -255,7 +270,7 @@
     };
     saving = true;
     refreshTools();
-    say("Saving and making the public version again…");
+    say(t("saving"));
     fetch(stage.dataset.saveUrl, {
       method: "POST",
       credentials: "same-origin",
@@ -264,18 +279,18 @@
       body: JSON.stringify(payload)
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (body) {
-        if (!response.ok) throw new Error(body.error || "Could not save (error " + response.status + ").");
+        if (!response.ok) throw new Error(body.error || t("save_error", { status: response.status }));
         return body;
       });
     }).then(function (body) {
       removed = [];
       boxes.forEach(function (b) { b.orig = [b.x1, b.y1, b.x2, b.y2]; });
-      say(body.message || "Saved.");
+      say(body.message || t("saved"));
       window.location.reload();
     }).catch(function (err) {
       saving = false;
       refreshTools();
-      say(err.message || "Could not save: check the connection and try again.", true);
+      say(err.message || t("offline"), true);
     });
   }
 
@@ -357,7 +372,7 @@
         if (event.type === "pointerup" && x2 - x1 >= MIN && y2 - y1 >= MIN) {
           addBox(Math.round(x1), Math.round(y1), Math.round(x2), Math.round(y2));
         } else if (event.type === "pointerup" && (x2 - x1 > 2 * unit() || y2 - y1 > 2 * unit())) {
-          say("That box is too small: drag around the whole face.", true);
+          say(t("too_small"), true);
         }
       }
       drag = null;
@@ -420,7 +435,7 @@
       if (!approve) return;
       event.preventDefault();
       if (editable && dirty()) {
-        say("Save the boxes first (or reload the page to drop the changes), then approve.", true);
+        say(t("save_first"), true);
         return;
       }
       approve.requestSubmit();

@@ -12,7 +12,15 @@ from flask_babel import LazyString, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
 from ..models import Photo
-from ..release import Blocker, Reason, Standing, reasons
+from ..release import (
+    HOLD_MANY_CLAIMS,
+    Blocker,
+    DecisionRefused,
+    Reason,
+    Refusal,
+    Standing,
+    reasons,
+)
 from .dates import moment
 
 _REASONS: dict[Blocker, LazyString] = {
@@ -29,10 +37,28 @@ _REASONS: dict[Blocker, LazyString] = {
 }
 
 
+#: Why the archive itself hid a photo (``Photo.hold_reason`` holds the code). Holds
+#: recorded before the codes hold the English sentence: it is a key here too.
+_HOLDS: dict[str, LazyString] = {
+    HOLD_MANY_CLAIMS: _l("Hidden by the archive: many requests arrived at once. A moderator "
+                         "will look."),
+    "Hidden by the archive: many requests arrived at once. A moderator will look.": _l(
+        "Hidden by the archive: many requests arrived at once. A moderator will look."),
+}
+
+
+def hold_words(code: str | None) -> str:
+    """A hold's reason in words (an unknown one as it was recorded)."""
+    if not code:
+        return ""
+    words = _HOLDS.get(code)
+    return str(words) if words is not None else code
+
+
 def reason(r: Reason) -> str:
     """One blocker as the sentence pages quote."""
     if r.code == Blocker.HELD:
-        return str(r.detail)
+        return hold_words(str(r.detail))
     if r.code == Blocker.SELF_CHECK_FOUND:
         return ngettext(
             "The self-check still found %(num)d face in the anonymised version, outside "
@@ -106,3 +132,64 @@ def standing_line(standing: Standing, reasons: list[Reason]) -> str:
              Blocker.SELF_CHECK_NOT_RUN, Blocker.NO_DERIVATIVE]
     first = next((c for c in order if c in codes), None)
     return str(_SHORT[first]) if first else ""
+
+
+#: A blocker in a few words (the review queue's rows; the whole sentence is its title).
+_BRIEF: dict[Blocker, LazyString] = {
+    Blocker.PROCESSING: _l("Processing has not finished"),
+    Blocker.FAILED: _l("Processing failed"),
+    Blocker.REJECTED: _l("A moderator rejected it"),
+    Blocker.PURGED: _l("It was removed"),
+    Blocker.NO_DERIVATIVE: _l("There is no anonymised version"),
+    Blocker.NOT_APPROVED: _l("No moderator has approved it"),
+    Blocker.REMOVAL_OPEN: _l("Someone asked for it to be removed"),
+    Blocker.HELD: _l("Hidden by the archive"),
+    Blocker.RENDER_PENDING: _l("Its faces changed"),
+    Blocker.SELF_CHECK_NOT_RUN: _l("The self-check has not run on the anonymised version yet"),
+}
+
+
+def brief(r: Reason) -> str:
+    """One blocker in a few words, without a full stop."""
+    if r.code == Blocker.SELF_CHECK_FOUND:
+        return ngettext(
+            "The self-check still found %(num)d face in the anonymised version, outside "
+            "the faces shown with consent",
+            "The self-check still found %(num)d faces in the anonymised version, outside "
+            "the faces shown with consent", int(r.detail))  # type: ignore[arg-type]
+    if r.code == Blocker.CLAIM_WINDOW_OPEN:
+        return gettext("The event's claim window is open until %(moment)s",
+                       moment=moment(r.detail))  # type: ignore[arg-type]
+    return str(_BRIEF[r.code])
+
+
+def briefly(found: list[Reason]) -> str:
+    """Blockers in a few words each, as one line ("No moderator has approved it. …")."""
+    # Translators: one blocker in a few words, ended as a sentence.
+    return " ".join(gettext("%(reason)s.", reason=brief(r)) for r in found)
+
+
+_REFUSALS: dict[Refusal, LazyString] = {
+    Refusal.CANNOT_APPROVE: _l("Only a processed photo in review can be approved."),
+    Refusal.CANNOT_REJECT: _l("Only a processed photo in review can be rejected."),
+    Refusal.CANNOT_SKIP: _l("Only a photo in review can skip the claim window."),
+    Refusal.CANNOT_OVERRIDE: _l("Only a photo in review can have its self-check overridden."),
+    Refusal.NOTHING_TO_OVERRIDE: _l(
+        "There is nothing to override: the self-check found no face in the current "
+        "anonymised version."),
+    Refusal.SKIP_REASON_MISSING: _l(
+        "To release before the claim window ends: please give a reason (it is kept in the "
+        "audit log)."),
+    Refusal.SKIP_ONLY_REASON_MISSING: _l(
+        "Skip the claim window: please give a reason (it is kept in the audit log)."),
+    Refusal.OVERRIDE_REASON_MISSING: _l(
+        "Override the self-check: please give a reason (it is kept in the audit log)."),
+}
+
+
+def refusal(err: DecisionRefused) -> str:
+    """A refused decision in words, for the moderator."""
+    if err.code == Refusal.REASON_TOO_LONG:
+        return gettext("The reason is too long (at most %(limit)d characters).",
+                       limit=int(err.params["limit"]))  # type: ignore[call-overload]
+    return str(_REFUSALS[err.code])
