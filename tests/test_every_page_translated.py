@@ -48,17 +48,22 @@ class _Text(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skip = 0
+        self._skipping: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         values = dict(attrs)
-        if tag in ("script", "style"):
+        # Records kept as written (the audit log's reasons) say translate="no".
+        if tag in ("script", "style") or values.get("translate") == "no":
             self._skip += 1
+            self._skipping.append(tag)
+            return
         self.parts += [values[a] for a in self.READ if values.get(a)]
         if tag == "input" and values.get("type") in ("submit", "button") and values.get("value"):
             self.parts.append(values["value"])
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self._skip:
+        if self._skipping and tag == self._skipping[-1]:
+            self._skipping.pop()
             self._skip -= 1
 
     def handle_data(self, data: str) -> None:
