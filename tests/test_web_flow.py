@@ -35,7 +35,7 @@ def test_upload_review_release(app, client, astronaut, tmp_path):
     body = response.get_json()
     assert body["state"] == "done" and body["faces"] >= 1
     status = client.get(body["status_url"]).get_json()
-    assert status == {"id": body["id"], "state": "done", "error": None,
+    assert status == {"id": body["id"], "state": "done", "error": None, "message": None,
                       "faces": body["faces"]}
 
     page = client.get(body["page_url"]).get_data(as_text=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import io
+import json
 import logging
 import os
 import re
@@ -891,7 +892,12 @@ def test_an_upload_whose_bytes_never_arrived_fails_cleanly(app, ana, queued):
         processing.process_photo(photo_id)
     row = photo_row(app, ref)
     assert row["state"] == "failed" and row["upload_key"] is None
-    assert_clear_message(row["error"], "upload")
+    # Kept as the sentence's template and values, said in the reader's language.
+    assert json.loads(row["error"]) == {
+        "t": "The upload did not finish. Please upload the photo again.", "p": {}}
+    status = ana.get(STATUS.format(ref=ref), headers={"Accept-Language": "ru"}).get_json()
+    assert_clear_message(status["error"], "upload")
+    assert status["message"] == "Загрузка не завершилась. Загрузите фотографию ещё раз."
     assert stored_blobs(app) == set()
     assert files_under(uploads_of(app)) == set() or all(
         not f.startswith(("private/", "public/")) for f in files_under(uploads_of(app)))

@@ -4,7 +4,6 @@ from urllib.parse import urlencode
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -19,13 +18,6 @@ from ..words import retention as retention_words
 from ..words.places import exact_place_warnings
 from . import bp
 from .forms import AddPhotographerForm, EventForm, InvitationForm, PanicPurgeForm
-
-#: Each role as pages name it.
-ROLE_WORDS = {
-    Role.PHOTOGRAPHER: _l("photographer"),
-    Role.MODERATOR: _l("moderator"),
-    Role.ADMIN: _l("admin"),
-}
 
 
 def _get(model, ident: int):
@@ -46,7 +38,7 @@ def index():
 def users():
     everyone = db.session.scalars(select(User).order_by(User.created_at)).all()
     return render_template("admin/users.html", users=everyone, roles=list(Role),
-                           role_words=ROLE_WORDS)
+                           role_words=account_words.ROLE)
 
 
 @bp.route("/users/<int:user_id>", methods=["POST"])
@@ -57,7 +49,7 @@ def update_user(user_id: int):
         if "role" in request.form:
             accounts.set_role(current_user, user, request.form["role"])
             flash(gettext("%(name)s is now %(role)s.", name=user.display_name,
-                          role=str(ROLE_WORDS.get(user.role, user.role))), "info")
+                          role=str(account_words.ROLE.get(user.role, user.role))), "info")
         if "active" in request.form:
             accounts.set_active(current_user, user, request.form["active"] == "1")
             if user.active:
@@ -84,7 +76,7 @@ def invitations():
     listed = db.session.scalars(
         select(Invitation).order_by(Invitation.created_at.desc()).limit(100)).all()
     return render_template("admin/invitations.html", form=form, invitations=listed,
-                           new_link=new_link, role_words=ROLE_WORDS)
+                           new_link=new_link, role_words=account_words.ROLE)
 
 
 @bp.route("/invitations/<int:invitation_id>/revoke", methods=["POST"])

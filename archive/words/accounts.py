@@ -10,6 +10,14 @@ from flask_babel import lazy_gettext as _l
 
 from ..accounts import AccountRefused, Refusal
 from ..languages import DEFAULT
+from ..models import Role
+
+#: Each role as pages name it.
+ROLE: dict[str, LazyString] = {
+    Role.PHOTOGRAPHER: _l("photographer"),
+    Role.MODERATOR: _l("moderator"),
+    Role.ADMIN: _l("admin"),
+}
 
 _REFUSAL: dict[Refusal, LazyString] = {
     Refusal.INVITATION_UNUSABLE: _l("This invitation has expired or was already used."),
