@@ -12,7 +12,7 @@ from functools import cache
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit
+from . import audit, wording
 from .extensions import db
 from .models import PASSWORD_METHOD, ApiToken, Invitation, Role, User, utcnow
 
@@ -38,9 +38,7 @@ class AccountRefused(ValueError):
         self.params = params
 
     def __str__(self) -> str:  # the command line and the logs read English
-        from .words.accounts import refusal_in_english
-
-        return refusal_in_english(self)
+        return wording.say(self)
 
 
 def token_hash(token: str) -> str:

@@ -32,7 +32,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, release
+from . import audit, release, wording
 from .box_numbers import read_box, within_reach
 from .extensions import db
 from .models import (
@@ -132,9 +132,7 @@ class ClaimRefused(ValueError):
         self.params = params
 
     def __str__(self) -> str:
-        from .words.claims import refusal
-
-        return refusal(self)
+        return wording.say(self)
 
 
 class ClaimsLimited(Exception):
@@ -148,9 +146,7 @@ class ClaimsLimited(Exception):
         self.hidden = hidden
 
     def __str__(self) -> str:
-        from .words.claims import limited
-
-        return limited(self)
+        return wording.say(self)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
 from . import worker_log
+from .words import retention as retention_words
 
 FIRST_ADMIN = "admin@archive.local"
 
@@ -231,7 +232,7 @@ def purge(dry_run: bool) -> None:
 
     actions = retention.due()
     for action in actions:
-        click.echo(action.line())
+        click.echo(retention_words.plan_line(action))
     if dry_run:
         click.echo(f"{len(actions)} action(s) due; nothing was deleted (--dry-run).")
         return

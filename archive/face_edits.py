@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from . import audit, release
+from . import audit, release, wording
 from .box_numbers import read_box
 from .claims import MIN_BOX
 from .extensions import db
@@ -98,9 +98,7 @@ class EditRefused(ValueError):
         self.params = params
 
     def __str__(self) -> str:
-        from .words.faces import refusal
-
-        return refusal(self)
+        return wording.say(self)
 
 
 @dataclass
@@ -113,11 +111,6 @@ class Changes:
 
     def __bool__(self) -> bool:
         return bool(self.added or self.moved or self.deleted)
-
-    def words(self) -> str:
-        from .words.faces import changes
-
-        return changes(self)
 
 
 Box = tuple[float, float, float, float]

@@ -18,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from config import imaging_settings
 
-from . import audit
+from . import audit, wording
 from .extensions import db
 from .file_modes import private_dir
 from .imaging.reading import ImageRejected, TooManyPixels, check_header, sniff
@@ -62,9 +62,7 @@ class UploadRefused(Exception):
 
     def __str__(self) -> str:
         # The command line and the logs read English; pages ask archive.words.photos.
-        from .words.photos import refusal_in_english
-
-        return refusal_in_english(self)
+        return wording.say(self)
 
 
 def get_store() -> LocalBlobStore:

@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from sqlalchemy import and_, or_, select
 
-from . import audit
+from . import audit, wording
 from .extensions import db
 from .models import ClaimKind, ClaimStatus, Event, Photo, PhotoState, User, utcnow
 
@@ -221,9 +221,7 @@ class DecisionRefused(ValueError):
         self.params = params
 
     def __str__(self) -> str:
-        from .words.release import refusal
-
-        return refusal(self)
+        return wording.say(self)
 
 
 #: Hold codes (``Photo.hold_reason``): why the archive itself hid a photo. Words:

@@ -33,7 +33,7 @@ from babel.dates import format_datetime
 from sqlalchemy import select
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
-from . import audit, claims
+from . import audit, claims, wording
 from .extensions import db
 from .models import Event, Photo, PhotoState, User, utcnow
 
@@ -65,9 +65,7 @@ class PanicRefused(ValueError):
         self.params = params
 
     def __str__(self) -> str:  # the command line and the logs read English
-        from .words.retention import panic_refusal_in_english
-
-        return panic_refusal_in_english(self)
+        return wording.say(self)
 
 
 def _utc(moment: datetime | None) -> str:
@@ -84,12 +82,6 @@ class Action:
     event: str  # the event's slug
     what: str  # MASTER or EVERYTHING
     why: str  # the setting that causes it, in words (also the audit entry's reason)
-
-    def line(self) -> str:
-        """The action as the command line's dry run prints it (in English)."""
-        from .words.retention import what_in_english
-
-        return f"{self.ref}  {self.event}  {what_in_english(self.what)}: {self.why}"
 
 
 # --- What is kept, and for how long ------------------------------------------------------

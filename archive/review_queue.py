@@ -18,7 +18,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import release
+from . import release, wording
 from .extensions import db
 from .models import Claim, ClaimStatus, Event, Photo, PhotoState, User
 
@@ -184,9 +184,7 @@ class BulkRefused(ValueError):
         self.params = params
 
     def __str__(self) -> str:
-        from .words.review import bulk_refusal
-
-        return bulk_refusal(self)
+        return wording.say(self)
 
 
 def bulk_approve(refs: Iterable[str], moderator: User, skip_window: bool = False,

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from archive.words import faces as face_words
 from archive.words import release as release_words
 from tests.web_client import make_event, make_user
 
@@ -515,7 +516,7 @@ def test_save_boxes_adds_moves_and_removes_in_one_render(app, world, monkeypatch
             delete_reason="A pattern on a banner.")
         assert renders == [pid]  # one render for the whole set
         assert changes.moved == [b] and changes.deleted == [c] and len(changes.added) == 1
-        assert changes.words() == "1 box added, 1 box moved or resized, 1 box removed"
+        assert face_words.changes(changes) == "1 box added, 1 box moved or resized, 1 box removed"
         photo = photo_of(pid)
         assert {f.id: f.box for f in photo.faces} == {
             a: (40, 40, 100, 110), b: (210, 50, 275, 125), changes.added[0]: (20, 200, 90, 280)}

@@ -7,3 +7,20 @@ sentence is written once, translated once (``archive/translations/``) and shown 
 way on every page, in e-mails and in the API's human ``message``. Views import words from
 here, never from another view.
 """
+
+# Every words module, imported with the package: each registers how its domain's
+# refusals read (archive.wording), so an exception reads in words wherever it is shown.
+from . import (  # noqa: E402, F401
+    accounts,
+    audit,
+    claims,
+    dates,
+    faces,
+    metadata,
+    photos,
+    places,
+    plurals,
+    release,
+    retention,
+    review,
+)

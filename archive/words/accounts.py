@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask_babel import LazyString, force_locale, gettext
 from flask_babel import lazy_gettext as _l
 
+from .. import wording
 from ..accounts import AccountRefused, Refusal
 from ..languages import DEFAULT
 from ..models import Role
@@ -39,3 +40,6 @@ def refusal(err: AccountRefused) -> str:
 def refusal_in_english(err: AccountRefused) -> str:
     with force_locale(DEFAULT):
         return refusal(err)
+
+
+wording.register(AccountRefused, refusal_in_english)

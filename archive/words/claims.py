@@ -8,15 +8,19 @@ photographers' words describe the request. Both come from here only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
+from .. import wording
+from ..claims import (
+    REASON_EVENT_ACCEPTS_RELEASES,
+    REASON_PHOTO_DELETED,
+    ClaimRefused,
+    ClaimsLimited,
+    Limit,
+    Refusal,
+)
 from ..models import Claim, ClaimKind, ClaimStatus
-
-if TYPE_CHECKING:
-    from ..claims import ClaimRefused, ClaimsLimited
 
 #: A claim's kind, as the attendee chose it on the review link.
 ATTENDEE_KIND = {
@@ -173,8 +177,6 @@ WHERE = {
 
 
 def _refusals() -> dict:
-    from ..claims import Refusal
-
     return {
         Refusal.FACE_NOT_IN_PHOTO: _l("That face is not in this photo."),
         Refusal.BOX_MISSING: _l("Draw a box around the face first."),
@@ -215,8 +217,6 @@ def _refusals() -> dict:
 
 def refusal(err: ClaimRefused) -> str:
     """Why a claim (a note, a contact, a decision) was refused, in words."""
-    from ..claims import Refusal
-
     if err.code == Refusal.TOO_LONG:
         return gettext("Please keep it under %(limit)d characters.",
                        limit=int(err.params.get("limit", 0)))
@@ -225,7 +225,6 @@ def refusal(err: ClaimRefused) -> str:
 
 def limited(err: ClaimsLimited) -> str:
     """A claim that met a limit, in words: which limit, and what happened instead."""
-    from ..claims import Limit
 
     if err.limit == Limit.CLIENT:
         if err.hidden:
@@ -243,9 +242,13 @@ def limited(err: ClaimsLimited) -> str:
 def stored_reason(text: str | None) -> str | None:
     """A claim's reason as the receipt shows it: a reason the archive itself wrote (see
     ``archive.claims.REASON_*``) in the reader's language, a moderator's as written."""
-    from ..claims import REASON_EVENT_ACCEPTS_RELEASES, REASON_PHOTO_DELETED
-
     known = {REASON_PHOTO_DELETED: _l("The photo was deleted from the archive."),
              REASON_EVENT_ACCEPTS_RELEASES: _l("The event accepts photographers' releases.")}
     words = known.get(text or "")
     return str(words) if words is not None else text
+
+
+wording.register(ClaimRefused, refusal)
+
+
+wording.register(ClaimsLimited, limited)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask_babel import LazyString, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
+from .. import wording
 from ..face_edits import Changes, EditRefused, Refusal
 from ..models import FaceDecision, FaceSource, PhotoState
 
@@ -131,3 +132,6 @@ def changes(c: Changes) -> str:
         parts.append(ngettext("%(num)d box removed", "%(num)d boxes removed", len(c.deleted)))
     # Translators: joins the parts of "2 boxes added, 1 box removed".
     return gettext(", ").join(parts) if parts else gettext("nothing changed")
+
+
+wording.register(EditRefused, refusal)

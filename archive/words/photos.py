@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask_babel import LazyString, force_locale, gettext
 from flask_babel import lazy_gettext as _l
 
-from .. import photos
+from .. import photos, wording
 from ..languages import DEFAULT
 from ..models import Photo, PhotoState
 from ..photos import Refusal, UploadRefused
@@ -80,3 +80,6 @@ STATE: dict[str, LazyString] = {
 def state(code: str) -> str:
     words = STATE.get(code)
     return str(words) if words is not None else code
+
+
+wording.register(UploadRefused, refusal_in_english)

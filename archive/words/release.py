@@ -11,6 +11,7 @@ from datetime import datetime
 from flask_babel import LazyString, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
+from .. import wording
 from ..models import Photo
 from ..release import (
     HOLD_MANY_CLAIMS,
@@ -193,3 +194,6 @@ def refusal(err: DecisionRefused) -> str:
         return gettext("The reason is too long (at most %(limit)d characters).",
                        limit=int(err.params["limit"]))  # type: ignore[call-overload]
     return str(_REFUSALS[err.code])
+
+
+wording.register(DecisionRefused, refusal)

@@ -10,9 +10,18 @@ from __future__ import annotations
 from flask_babel import LazyString, force_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
+from .. import wording
 from ..languages import DEFAULT
 from ..models import Photo
-from ..retention import EVERYTHING, MASTER, Keeping, PanicRefusal, PanicRefused, keeping
+from ..retention import (
+    EVERYTHING,
+    MASTER,
+    Action,
+    Keeping,
+    PanicRefusal,
+    PanicRefused,
+    keeping,
+)
 from .dates import day
 
 #: What a planned deletion does.
@@ -69,6 +78,14 @@ def panic_refusal(err: PanicRefused) -> str:
                    max=err.params["max"])
 
 
+def plan_line(action: Action) -> str:
+    """A planned deletion as the command line's dry run prints it (in English)."""
+    return f"{action.ref}  {action.event}  {what_in_english(action.what)}: {action.why}"
+
+
 def panic_refusal_in_english(err: PanicRefused) -> str:
     with force_locale(DEFAULT):
         return panic_refusal(err)
+
+
+wording.register(PanicRefused, panic_refusal_in_english)

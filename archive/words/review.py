@@ -12,7 +12,7 @@ from datetime import datetime
 from flask_babel import LazyString, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
-from .. import release
+from .. import release, wording
 from ..models import Photo, PhotoState, utcnow
 from ..release import Standing
 from ..review_queue import BulkRefused, BulkResult, Left, blockers_besides_approval
@@ -164,3 +164,6 @@ def age(when: datetime | None, now: datetime | None = None) -> str:
 def ago(when: datetime | None, now: datetime | None = None) -> str:
     """"3 days ago"."""
     return gettext("%(age)s ago", age=age(when, now))
+
+
+wording.register(BulkRefused, bulk_refusal)
