@@ -13,9 +13,10 @@ from enum import StrEnum
 
 from flask_login import UserMixin
 from sqlalchemy import DDL, JSON, BigInteger, Column, ForeignKey, Index, String, Table, Text, event
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .bidi import without_direction_controls
 from .extensions import db
 
 
@@ -115,6 +116,10 @@ class User(UserMixin, db.Model):
     events: Mapped[list[Event]] = relationship(
         secondary=event_photographers, back_populates="photographers")
 
+    @validates("display_name", "credit_name")
+    def _no_direction_controls(self, key: str, value: str | None) -> str | None:
+        return without_direction_controls(value)
+
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
 
@@ -193,6 +198,10 @@ class Event(db.Model):
     photographers: Mapped[list[User]] = relationship(
         secondary=event_photographers, back_populates="events")
     photos: Mapped[list[Photo]] = relationship(back_populates="event")
+
+    @validates("name", "description")
+    def _no_direction_controls(self, key: str, value: str | None) -> str | None:
+        return without_direction_controls(value)
 
 
 class Photo(db.Model):
@@ -381,6 +390,10 @@ class Claim(db.Model):
     photo: Mapped[Photo] = relationship(back_populates="claims")
     face: Mapped[Face | None] = relationship()
     decided_by: Mapped[User | None] = relationship()
+
+    @validates("details", "note", "reason")
+    def _no_direction_controls(self, key: str, value: str | None) -> str | None:
+        return without_direction_controls(value)
 
     @property
     def is_open(self) -> bool:

@@ -195,7 +195,10 @@ def failure_in_english(photo: Photo) -> str | None:
     if why is None:
         return None
     template, params = why
-    return template % params if params else template
+    try:
+        return template % params if params else template
+    except (KeyError, ValueError, TypeError):  # a record that does not fit its sentence
+        return "Processing failed. You can try again or delete it."
 
 
 def status_of(photo: Photo) -> dict:

@@ -202,3 +202,36 @@ def test_the_placeholder_check_catches_a_wrong_translation(tmp_path, monkeypatch
     found = {(p.what, p.msgid) for p in catalogues.problems_of("ru", template)}
     assert found == {("placeholders", "Open until %(moment)s."),
                      ("placeholders", "%(num)d photo")}
+
+
+def test_an_unannounced_event_answers_404_exactly_as_a_missing_one(site):
+    """Found by the outside review: the 404 of an event with nothing public was written in
+    the event's own language, telling that the event exists (and its language)."""
+    with site.app_context():
+        db.session.add(Event(slug="2026-06-01-secret-march", name="Secret",
+                             date=date(2026, 6, 1), language="fa"))
+        db.session.commit()
+    client = site.test_client()
+    for accept in ("en", "ru"):
+        headers = {"Accept-Language": accept}
+        unannounced = client.get("/events/2026-06-01-secret-march", headers=headers)
+        missing = client.get("/events/2026-06-01-no-such-event", headers=headers)
+        assert unannounced.status_code == missing.status_code == 404
+        assert unannounced.get_data() == missing.get_data()
+        assert language_of(unannounced)[0] == accept
+
+
+def test_direction_controls_never_reach_a_name(site):
+    """Found by the outside review: a display name ending in U+202E reversed the rest of
+    a moderator's line; an event named "\\u202elive" read "evil"."""
+    with site.app_context():
+        user = make_user("eve@example.org")
+        user.display_name = "Eve \u202e"
+        user.credit_name = "\u2067Eve\u2069 K."
+        event = db.session.get(Event, 1)
+        event.name = "\u202elive\u202c"
+        event.description = "Persian marks stay: \u200fمی\u200c\u200eشود"
+        db.session.commit()
+        assert (user.display_name, user.credit_name) == ("Eve ", "Eve K.")
+        assert event.name == "live"
+        assert event.description == "Persian marks stay: \u200fمی\u200c\u200eشود"

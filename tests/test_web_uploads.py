@@ -927,3 +927,23 @@ def test_an_upload_queued_by_the_recovery_meanwhile_is_accepted(app, ana, good_j
     assert response.status_code == 202, response.get_data(as_text=True)
     row = photo_row(app, response.get_json()["id"])
     assert row["upload_key"] in stored_blobs(app)
+
+
+def test_a_failure_record_that_does_not_fit_its_sentence_still_shows_a_page(app, ana, queued):
+    """Found by the outside review (hardening): a stored failure whose values do not fit
+    its template answered 500; now a general sentence, in the reader's language."""
+    from archive.extensions import db
+    from archive.models import Photo
+
+    ref, photo_id = queued
+    with app.app_context():
+        photo = db.session.get(Photo, photo_id)
+        photo.state = "failed"
+        photo.error = json.dumps({"t": "The %(format)s file is truncated.", "p": {"a": 1}})
+        db.session.commit()
+    status = ana.get(STATUS.format(ref=ref), headers={"Accept-Language": "ru"})
+    assert status.status_code == 200
+    assert status.get_json()["error"] == "Processing failed. You can try again or delete it."
+    assert status.get_json()["message"].startswith("Обработка не удалась.")
+    page = ana.get(f"/studio/photos/{ref}?lang=fa")
+    assert page.status_code == 200 and "پردازش ناموفق بود" in page.get_data(as_text=True)

@@ -54,7 +54,6 @@ def event(slug: str):
     ev = db.session.scalars(select(Event).where(Event.slug == slug)).first()
     if ev is None:
         abort(404)
-    languages.use_event_language(ev.language)
     size = current_app.config["GALLERY_PAGE_SIZE"]
     # Keyset pagination, newest release first, on ix_photos_gallery (event_id, state,
     # released_at, id): the row comparison is an index bound, so a deep page costs
@@ -74,6 +73,8 @@ def event(slug: str):
     page = page[:size]
     if not page and not after:
         abort(404)  # an event with nothing public yet is not announced
+    # Only now: a 404 in the event's language would tell that the event exists.
+    languages.use_event_language(ev.language)
     next_url = url_for("gallery.event", slug=slug, after=page[-1].ref) if more else None
     return render_template("gallery/event.html", event=ev, photos=page, next_url=next_url,
                            store=get_store())

@@ -73,7 +73,7 @@
       }
       var message = body.state === "done"
         ? fill(counted(words.faces, body.faces), { number: body.faces })
-        : body.error || "";
+        : body.message || body.error || "";
       setState(li, body.state, message);
       if (body.state === "queued" || body.state === "processing") {
         setTimeout(function () { poll(li, url); }, 1000);

@@ -11,6 +11,7 @@ from flask_babel import LazyString, force_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 from .. import photos, wording
+from ..imaging.reading import N_
 from ..languages import DEFAULT
 from ..models import Photo, PhotoState
 from ..photos import Refusal, UploadRefused
@@ -40,6 +41,9 @@ def refusal(err: UploadRefused) -> LazyString:
     return LazyString(_refusal_now, err)
 
 
+GENERIC_FAILURE = N_("Processing failed. You can try again or delete it.")
+
+
 def failure(photo: Photo) -> str | None:
     """Why processing failed, in the reader's language (None if it did not fail).
     The engine and the worker keep an English template and its values
@@ -48,7 +52,10 @@ def failure(photo: Photo) -> str | None:
     if why is None:
         return None
     template, params = why
-    return gettext(template, **params)
+    try:
+        return gettext(template, **params)
+    except (KeyError, ValueError, TypeError):  # a record that does not fit its sentence
+        return gettext(GENERIC_FAILURE)
 
 
 def with_message(status: dict, photo: Photo) -> dict:
