@@ -1,5 +1,6 @@
-"""The domain never imports its words: refusals read through archive.wording, which the
-words modules fill (issue 15's one words layer, issue 16's one direction)."""
+"""Which way imports go. The domain never imports its words: refusals read through
+archive.wording, which the words modules fill (issue 15); and no view imports another
+view (issue 16)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,26 @@ def test_a_refusal_reads_in_words_in_english_outside_a_request():
 
     assert str(ClaimRefused(Refusal.FACE_NOT_IN_PHOTO)) == "That face is not in this photo."
     assert str(UploadRefused(UploadRefusal.EMPTY)) == "The file is empty (0 bytes)."
+
+
+VIEW_PACKAGES = ("admin", "api", "attend", "auth", "gallery", "review", "studio")
+
+
+def test_no_view_imports_another_view():
+    """Shared lookups live in archive.lookups, words in archive.words: a view module
+    imports neither another blueprint's modules nor a sibling view module."""
+    offenders = []
+    for package in VIEW_PACKAGES:
+        for path in sorted((PACKAGE / package).glob("*.py")):
+            if path.name == "__init__.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.ImportFrom):
+                    continue
+                module = node.module or ""
+                other_view = node.level == 2 and module.split(".")[0] in VIEW_PACKAGES
+                sibling = node.level == 1 and module in ("routes", "claims_routes")
+                if other_view or sibling:
+                    offenders.append(f"{package}/{path.name}:{node.lineno} from "
+                                     f"{'.' * node.level}{module}")
+    assert offenders == []

@@ -31,7 +31,7 @@ from sqlalchemy.orm import selectinload
 from .. import claims, languages, release
 from ..client_limits import hit_claim_limit
 from ..extensions import db
-from ..gallery.routes import public_photo_or_404
+from ..lookups import public_photo_or_404
 from ..models import Claim, ClaimKind, ClaimStatus, Event, Face, FaceDecision, Photo
 from ..photos import get_store
 from ..words import claims as claim_words

@@ -6,7 +6,8 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from .. import languages, release
 from ..extensions import db
-from ..models import Event, Photo, PhotoState
+from ..lookups import public_photo_or_404, released
+from ..models import Event, Photo
 from ..photos import get_store
 from . import bp
 from .cache import PAGE_MAX_AGE, SHARED, public_page
@@ -19,28 +20,11 @@ PUBLIC_FILE_CACHE = SHARED
 NO_STORE = "no-store"
 
 
-def _released() -> object:
-    return Photo.state == PhotoState.RELEASED
-
-
-def public_photo_or_404(ref: str) -> Photo:
-    """The photo with everything its page and :func:`release.is_public` read, in two
-    queries (the photo with its event and photographer, then its claims). Only a photo
-    the gallery lists (released) that the rule still finds public has a page."""
-    photo = db.session.scalars(
-        select(Photo).where(Photo.ref == ref, _released())
-        .options(joinedload(Photo.event), joinedload(Photo.photographer),
-                 selectinload(Photo.claims))).first()
-    if photo is None or not release.is_public(photo):
-        abort(404)
-    return photo
-
-
 @bp.route("/")
 @public_page()
 def index():
     # Counted from ix_photos_gallery (event_id, state, ...) alone, then joined to events.
-    counts = (select(Photo.event_id, func.count().label("n")).where(_released())
+    counts = (select(Photo.event_id, func.count().label("n")).where(released())
               .group_by(Photo.event_id).subquery())
     rows = db.session.execute(
         select(Event, counts.c.n).join(counts, counts.c.event_id == Event.id)
@@ -58,13 +42,13 @@ def event(slug: str):
     # Keyset pagination, newest release first, on ix_photos_gallery (event_id, state,
     # released_at, id): the row comparison is an index bound, so a deep page costs
     # what the first does. Only the columns a tile shows are loaded.
-    query = (select(Photo.ref, Photo.thumb_key).where(Photo.event_id == ev.id, _released())
+    query = (select(Photo.ref, Photo.thumb_key).where(Photo.event_id == ev.id, released())
              .order_by(Photo.released_at.desc(), Photo.id.desc()))
     after = request.args.get("after")
     if after:
         anchor = db.session.execute(
             select(Photo.released_at, Photo.id)
-            .where(Photo.ref == after, Photo.event_id == ev.id, _released())).first()
+            .where(Photo.ref == after, Photo.event_id == ev.id, released())).first()
         if anchor is None:
             abort(404)
         query = query.where(tuple_(Photo.released_at, Photo.id) < tuple_(*anchor))
@@ -109,7 +93,7 @@ def _public_file_or_404(key: str, *columns) -> Photo:
     """The photo one of whose ``columns`` is ``key``, while it is public (the name alone
     is not enough)."""
     p = db.session.scalars(
-        select(Photo).where(or_(*(c == key for c in columns)), _released())
+        select(Photo).where(or_(*(c == key for c in columns)), released())
         .options(selectinload(Photo.claims))).first()
     if p is None or not release.is_public(p):
         abort(404)
@@ -144,7 +128,7 @@ def media_download(name: str):
 @public_page()
 def feed():
     latest = db.session.scalars(
-        select(Photo).where(_released()).options(joinedload(Photo.event),
+        select(Photo).where(released()).options(joinedload(Photo.event),
                                                  joinedload(Photo.photographer))
         .order_by(Photo.released_at.desc(), Photo.id.desc()).limit(50)).all()
     body = render_template("gallery/feed.xml", photos=latest, store=get_store())

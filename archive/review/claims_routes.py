@@ -22,14 +22,14 @@ from werkzeug.wrappers import Response as BaseResponse
 from .. import claims, release
 from ..access import moderator_required
 from ..extensions import db
-from ..models import Claim, ClaimKind, ClaimStatus, Face, Photo, utcnow
+from ..lookups import face_number, photo_or_404
+from ..models import Claim, ClaimKind, ClaimStatus, Photo, utcnow
 from ..photos import get_store
 from ..words import claims as claim_words
 from ..words import faces as face_words
 from ..words import release as release_words
 from ..words import review as review_words
 from . import bp
-from .routes import _photo
 
 #: Claims listed below the queue, for information: they took effect at once.
 APPLIED_KINDS = (ClaimKind.BLUR_ME, ClaimKind.MISSED_FACE)
@@ -43,16 +43,6 @@ CROP_MAX_SIDE = 480
 def age_words(when: datetime | None, now: datetime | None = None) -> str:
     """How long ago, in words: "3 days", "5 hours", "12 minutes"."""
     return review_words.age(when, now)
-
-
-def face_number(face: Face | None) -> int | None:
-    """The face's number on the photo's pages (1-based, in the order of its boxes)."""
-    if face is None:
-        return None
-    for n, f in enumerate(face.photo.faces, 1):
-        if f.id == face.id:
-            return n
-    return None
 
 
 def _claim(claim_id: int) -> Claim:
@@ -112,7 +102,7 @@ def claim(claim_id: int):
 def face_crop(ref: str, face_id: int):
     """One face cropped from the private master, with a margin: made in memory for each
     request, never written to disk, never cached."""
-    photo = _photo(ref)
+    photo = photo_or_404(ref)
     face = next((f for f in photo.faces if f.id == face_id), None)
     if face is None or not photo.master_key:
         abort(404)  # no such face, or retention (or a purge) deleted the master
@@ -216,7 +206,7 @@ def reject_claim(claim_id: int):
 @bp.route("/photos/<ref>/release-hold", methods=["POST"])
 @moderator_required
 def release_hold(ref: str):
-    photo = _photo(ref)
+    photo = photo_or_404(ref)
     if not photo.hold_reason:
         flash(gettext("This photo is not held."), "error")
         return redirect(url_for("review.queue"))

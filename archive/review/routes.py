@@ -36,6 +36,7 @@ from ..access import moderator_required
 from ..audit_search import AuditFilters, action_choices, audit_page
 from ..extensions import db
 from ..imaging.pipeline import PUBLIC_MAX_SIDE
+from ..lookups import photo_or_404
 from ..models import Photo, PhotoState
 from ..photos import get_store
 from ..review_queue import QueueFilters
@@ -50,13 +51,6 @@ from . import bp
 #: Changed by someone else between reading and writing (the photo row is versioned).
 CHANGED_MEANWHILE = _l("The photo changed while you were working on it (a claim or another "
                        "moderator): nothing was saved. Reload the page and try again.")
-
-
-def _photo(ref: str) -> Photo:
-    photo = db.session.scalars(select(Photo).where(Photo.ref == ref)).first()
-    if photo is None:
-        abort(404)
-    return photo
 
 
 def _return_to(default: str) -> str:
@@ -126,7 +120,7 @@ def bulk_approve():
 @bp.route("/photos/<ref>")
 @moderator_required
 def workspace(ref: str):
-    photo = _photo(ref)
+    photo = photo_or_404(ref)
     filters = QueueFilters.from_args(request.args)
     following = review_queue.next_in_queue(photo, filters)
     scale = min(1.0, PUBLIC_MAX_SIDE / max(photo.width or 1, photo.height or 1))
@@ -234,7 +228,7 @@ def _after_decision(photo: Photo) -> str:
 @bp.route("/photos/<ref>/approve", methods=["POST"])
 @moderator_required
 def approve(ref: str):
-    photo = _photo(ref)
+    photo = photo_or_404(ref)
     try:
         skip = (request.form.get("skip_reason") or ""
                 if request.form.get("mode") == "skip_window" else None)
@@ -259,7 +253,7 @@ def approve(ref: str):
 @moderator_required
 def skip_window(ref: str):
     """Release an approved photo before its claim window closes (a reason is required)."""
-    photo = _photo(ref)
+    photo = photo_or_404(ref)
     try:
         release.skip_claim_window(photo, current_user, request.form.get("skip_reason"))
     except (ValueError, StaleDataError) as err:
@@ -278,7 +272,7 @@ def skip_window(ref: str):
 @bp.route("/photos/<ref>/reject", methods=["POST"])
 @moderator_required
 def reject(ref: str):
-    photo = _photo(ref)
+    photo = photo_or_404(ref)
     try:
         release.reject(photo, current_user, request.form.get("reason"))
     except (ValueError, StaleDataError) as err:
@@ -296,7 +290,7 @@ def reject(ref: str):
 @bp.route("/photos/<ref>/override-self-check", methods=["POST"])
 @moderator_required
 def override_self_check(ref: str):
-    photo = _photo(ref)
+    photo = photo_or_404(ref)
     try:
         release.override_self_check(photo, current_user, request.form.get("reason"))
     except (ValueError, StaleDataError) as err:
@@ -310,7 +304,7 @@ def override_self_check(ref: str):
 @bp.route("/photos/<ref>/faces/<int:face_id>/decision", methods=["POST"])
 @moderator_required
 def face_decision(ref: str, face_id: int):
-    photo = _photo(ref)
+    photo = photo_or_404(ref)
     face = next((f for f in photo.faces if f.id == face_id), None)
     if face is None:
         abort(404)
@@ -334,7 +328,7 @@ def face_decision(ref: str, face_id: int):
 def save_faces(ref: str):
     """The canvas's whole set of boxes, as JSON (the page's script sends it with the
     CSRF token in X-CSRFToken), or as a form field ``payload`` holding the same JSON."""
-    photo = _photo(ref)
+    photo = photo_or_404(ref)
     as_json = request.is_json
     if as_json:
         payload = request.get_json(silent=True)
@@ -400,7 +394,7 @@ def audit_log():
 @moderator_required
 def thumb(ref: str):
     """The anonymised thumbnail, for the queue (moderators: the photo may be unreleased)."""
-    return _send_private(_photo(ref).thumb_key)
+    return _send_private(photo_or_404(ref).thumb_key)
 
 
 def _send_private(key: str | None):
@@ -418,11 +412,11 @@ def _send_private(key: str | None):
 @moderator_required
 def master(ref: str):
     """The unobscured master: moderators only, never cached."""
-    return _send_private(_photo(ref).master_key)
+    return _send_private(photo_or_404(ref).master_key)
 
 
 @bp.route("/photos/<ref>/derivative.jpg")
 @moderator_required
 def derivative(ref: str):
     """The anonymised derivative before release."""
-    return _send_private(_photo(ref).derivative_key)
+    return _send_private(photo_or_404(ref).derivative_key)

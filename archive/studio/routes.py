@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from .. import claims, photos, release
 from ..extensions import db
+from ..lookups import face_number
 from ..models import ClaimKind, ClaimStatus, Event, FaceDecision, Photo, PhotoState
-from ..review.claims_routes import face_number
 from ..words import claims as claim_words
 from ..words import photos as photo_words
 from ..words import plurals
