@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from .. import claims, photos, release
 from ..extensions import db
-from ..lookups import face_number
+from ..lookups import face_number, photo_or_404
 from ..models import ClaimKind, ClaimStatus, Event, FaceDecision, Photo, PhotoState
 from ..words import claims as claim_words
 from ..words import photos as photo_words
@@ -29,8 +29,8 @@ from . import bp
 
 def _own_photo(ref: str) -> Photo:
     """The current user's photo, or 404: another photographer's photo does not exist."""
-    photo = db.session.scalars(select(Photo).where(Photo.ref == ref)).first()
-    if photo is None or photo.photographer_id != current_user.id:
+    photo = photo_or_404(ref)
+    if photo.photographer_id != current_user.id:
         abort(404)
     return photo
 
