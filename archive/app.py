@@ -40,11 +40,13 @@ from . import (  # noqa: F401
     cdn_purge,
     erasure,
     file_modes,
+    jobs,
     languages,
     log_privacy,
     notify,
     queue,
     rate_counters,
+    tasks,
 )
 from .extensions import babel, csrf, db, limiter, login_manager
 from .languages import DEFAULT as DEFAULT_LANGUAGE
@@ -206,6 +208,7 @@ def create_app(config: Any = None) -> Flask:
     languages.register(app, babel)
     csrf.exempt(languages.bp)
     queue.configure(app)
+    jobs.use(tasks.QueuedJobs())  # the domain's jobs, on the queue just configured
 
     from . import cli_commands
     from .admin import bp as admin_bp

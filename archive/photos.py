@@ -18,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from config import imaging_settings
 
-from . import audit, wording
+from . import audit, jobs, wording
 from .extensions import db
 from .file_modes import private_dir
 from .imaging.reading import ImageRejected, TooManyPixels, check_header, sniff
@@ -130,8 +130,6 @@ def accept_upload(stream: BinaryIO, event: Event, photographer: User) -> Photo:
 def enqueue(photo: Photo) -> bool:
     """Put the photo on the queue. If the queue is down, the photo stays "queued" and
     the worker's periodic recovery queues it when the queue is back: nothing is lost."""
-    from .tasks import process_photo
-
     photo.enqueued_at = utcnow()
     try:
         db.session.commit()
@@ -140,7 +138,7 @@ def enqueue(photo: Photo) -> bool:
         db.session.rollback()
         return True
     try:
-        process_photo(photo.id)
+        jobs.enqueue_process(photo.id)
     except Exception as err:  # noqa: BLE001 - Redis or the queue file unreachable
         if current_app.config["QUEUE_IMMEDIATE"]:
             raise

@@ -27,7 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from config import imaging_settings
 
-from . import failpoints, release
+from . import failpoints, jobs, release
 from .extensions import db
 from .imaging.pipeline import PUBLIC_MAX_SIDE, render_public, self_check
 from .models import FaceDecision, Photo, PhotoState, utcnow
@@ -57,10 +57,8 @@ def request_render(photo: Photo) -> None:
 def enqueue_render(photo: Photo) -> None:
     """Queue the render (after the commit that set ``render_pending``). If the queue is
     down, the worker's periodic recovery queues it later: the photo stays not public."""
-    from .tasks import render_photo
-
     try:
-        render_photo(photo.id)
+        jobs.enqueue_render(photo.id)
     except Exception as err:  # noqa: BLE001 - Redis or the queue file unreachable
         if current_app.config["QUEUE_IMMEDIATE"]:
             raise

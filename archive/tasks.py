@@ -7,14 +7,14 @@ import logging
 
 from huey import crontab
 
+from . import processing, recovery, release, rendering, retention
+from .extensions import db
 from .queue import app_context, huey
 
 
 @huey.task(retries=2, retry_delay=5)
 def process_photo(photo_id: int) -> None:
     """Run the anonymisation engine on an uploaded photo."""
-    from . import processing
-
     with app_context():
         processing.process_photo(photo_id)
 
@@ -24,8 +24,6 @@ def recover_stalled() -> None:
     """Every minute: delete what killed runs left in work folders, and queue again the
     photos and renders whose worker died or whose queue entry was lost. Worker
     processes also run it when they start."""
-    from . import recovery
-
     with app_context():
         recovery.recover()
 
@@ -33,8 +31,6 @@ def recover_stalled() -> None:
 @huey.periodic_task(crontab(minute="*"))
 def release_due_photos() -> None:
     """Every minute: make public the approved photos whose claim window has ended."""
-    from . import release
-
     with app_context():
         released = release.release_due()
         if released:
@@ -46,8 +42,6 @@ def release_due_photos() -> None:
 def apply_retention() -> None:
     """Every hour: delete what the events' retention settings say is due (masters of
     photos released long enough ago, rejected photos). Logs counts only, no refs."""
-    from . import retention
-
     with app_context():
         done = retention.run()
         if done:
@@ -61,9 +55,6 @@ def apply_retention() -> None:
 def _worker_started() -> None:
     """In each worker process: fresh database connections (never share a parent's
     across fork), then recover what an earlier, killed worker left."""
-    from . import recovery
-    from .extensions import db
-
     with app_context():
         db.engine.dispose()
         try:
@@ -75,10 +66,18 @@ def _worker_started() -> None:
 @huey.task(retries=2, retry_delay=5)
 def render_photo(photo_id: int) -> None:
     """Render a photo's public files again after its faces changed."""
-    from . import rendering
-
     with app_context():
         rendering.rerender(photo_id)
+
+
+class QueuedJobs:
+    """The domain's jobs (:mod:`archive.jobs`) on the Huey queue."""
+
+    def process(self, photo_id: int) -> None:
+        process_photo(photo_id)
+
+    def render(self, photo_id: int) -> None:
+        render_photo(photo_id)
 
 
 #: The tasks run by the clock: the worker logs them only when they did something.

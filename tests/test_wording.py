@@ -60,3 +60,21 @@ def test_no_view_imports_another_view():
                     offenders.append(f"{package}/{path.name}:{node.lineno} from "
                                      f"{'.' * node.level}{module}")
     assert offenders == []
+
+
+def test_the_domain_asks_for_jobs_without_importing_the_task_layer():
+    """photos and rendering queue work through archive.jobs; only the app factory and
+    the worker command know archive.tasks (issue 16)."""
+    allowed = {"app.py", "cli_commands.py", "tasks.py"}
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [a.name for a in node.names]
+            if "tasks" in names or any(n.endswith(".tasks") for n in names):
+                offenders.append(f"{rel}:{node.lineno}")
+    assert offenders == []
