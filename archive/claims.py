@@ -46,6 +46,7 @@ from .models import (
     Photo,
     PhotoState,
     User,
+    new_review_token,
     utcnow,
 )
 from .notify import notify_claim_closed
@@ -178,8 +179,6 @@ def event_by_review_token(token: str) -> Event | None:
 
 def rotate_review_token(event: Event, admin: User) -> str:
     """A new review link for the event; the old one stops working at once."""
-    from .models import new_review_token
-
     if not admin.is_admin:
         raise PermissionError("only admins rotate an event's review link")
     event.review_token = new_review_token()

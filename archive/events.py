@@ -10,6 +10,7 @@ from sqlalchemy import select
 from . import audit
 from .extensions import db
 from .models import Event, User
+from .release import release_due
 
 #: Settings whose new value the audit entry names (the rest are named, not quoted: a
 #: description is free text and belongs on the event page, not in the log).
@@ -51,8 +52,6 @@ def save_event(admin: User, event: Event | None, **fields) -> Event:
     if not creating:
         # A new date or window may release photos, or take released ones back: now,
         # not at the worker's next minute.
-        from .release import release_due
-
         release_due()
     return event
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import selectinload
 from . import release
 from .extensions import db
 from .models import Event, Photo, PhotoState
+from .photos import get_store
 
 #: The manifest's columns, in order (also the keys of each JSON row).
 FIELDS = ("ref", "file", "title", "event", "event_date", "credit", "licence", "released_at")
@@ -81,8 +82,6 @@ def export_event(event: Event, out: str | os.PathLike,
     """Write the event's released photos and manifest to the zip ``out``; returns how
     many photos. ``progress`` is called with 1 after each photo. Raises ``OSError`` if
     the zip cannot be written (nothing is left at ``out`` then)."""
-    from .photos import get_store
-
     out = Path(out)
     photos = released_photos(event)
     store = get_store()

@@ -36,6 +36,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from . import audit, claims, wording
 from .extensions import db
 from .models import Event, Photo, PhotoState, User, utcnow
+from .photos import delete_files, sweep_work
 
 log = logging.getLogger(__name__)
 
@@ -360,8 +361,6 @@ def _delete(photo: Photo, keys: list[str], sweep: bool, keep_listed: bool = Fals
     ``keep_listed`` (a run was busy on the photo) every key stays listed even so: the
     worker's sweep deletes them again once no run touches the photo, taking any file a
     late write put back."""
-    from .photos import delete_files, sweep_work
-
     if sweep:
         sweep_work(photo)  # a run still going on the photo leaves no work file behind
     gone = delete_files(keys)

@@ -7,6 +7,7 @@ and the tests.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -225,7 +226,6 @@ def render_public(
     every one is obscured. The files get random names and carry no metadata. Any change
     to faces renders anew: nothing is ever patched in place.
     """
-    import secrets
 
     with Image.open(master) as im:
         im.load()
