@@ -46,6 +46,8 @@ from . import (  # noqa: F401
     notify,
     queue,
     rate_counters,
+    release,
+    retention,
     tasks,
 )
 from .extensions import babel, csrf, db, limiter, login_manager
@@ -209,6 +211,7 @@ def create_app(config: Any = None) -> Flask:
     csrf.exempt(languages.bp)
     queue.configure(app)
     jobs.use(tasks.QueuedJobs())  # the domain's jobs, on the queue just configured
+    release.after_reject(retention.purge_rejected_now)
 
     from . import cli_commands
     from .admin import bp as admin_bp

@@ -32,7 +32,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, release, wording
+from . import audit, deletion, release, wording
 from .box_numbers import read_box, within_reach
 from .extensions import db
 from .models import (
@@ -512,9 +512,8 @@ def purge(photo: Photo, actor: User | None, reason: str | None) -> None:
     receipts and the audit log. Retention's order: the row is switched first (it names
     no file any more, and lists them all for deletion), then the files go, so a crash
     never leaves a row naming a missing file. Open claims on it are closed."""
-    from . import retention
-
-    retention.purge_photo(photo, actor, reason)
+    close_with_photo(photo, actor)
+    deletion.purge_photo(photo, actor, reason)
 
 
 def close_with_photo(photo: Photo, actor: User | None) -> None:

@@ -13,6 +13,7 @@ approved photos whose claim window has ended (a periodic task calls it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -344,6 +345,17 @@ def _take_back(now: datetime) -> list[Photo]:
     return taken
 
 
+#: What follows a committed rejection: retention's purge of a rejected photo when its
+#: event says so (``retention.purge_rejected_now``, plugged in by the app factory:
+#: retention sits above this module, and the hourly run purges what this missed).
+_after_reject: Callable[[Photo], object] | None = None
+
+
+def after_reject(hook: Callable[[Photo], object]) -> None:
+    global _after_reject
+    _after_reject = hook
+
+
 def reject(photo: Photo, moderator: User, reason: str | None = None) -> None:
     if not moderator.is_moderator:
         raise PermissionError("only moderators reject photos")
@@ -356,6 +368,5 @@ def reject(photo: Photo, moderator: User, reason: str | None = None) -> None:
     audit.record(moderator, "photo.reject", "photo", photo.ref, reason)
     db.session.commit()
     # The rejection stands on its own; then, if the event says so, every file goes.
-    from .retention import purge_rejected_now
-
-    purge_rejected_now(photo)
+    if _after_reject is not None:
+        _after_reject(photo)

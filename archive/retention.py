@@ -13,13 +13,8 @@ Two rules, set per event (DESIGN.md, "A photo's life" and "Storage"):
 it out, checking each item again. Every deletion is audited with the setting that
 caused it.
 
-Crash safety (the rule of ``processing``): a deletion first *switches* the row, in one
-transaction with its audit entry: the key leaves its column and is listed in
-``discard_keys``. Only after that commit are the files deleted, and then the list is
-cleared. A crash in between leaves a row that names no deleted file, and no file that no
-row names: the listed keys are deleted by the next run or by the worker's sweep
-(``processing.sweep_leftovers``, every minute). ``claims.purge`` (a confirmed removal)
-uses the same switch through :func:`purge_photo`.
+Crash safety: every deletion goes through :mod:`archive.deletion` (switch the row,
+commit, then delete the files), as ``claims.purge`` (a confirmed removal) does.
 """
 
 from __future__ import annotations
@@ -31,12 +26,11 @@ from enum import StrEnum
 
 from babel.dates import format_datetime
 from sqlalchemy import select
-from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
+from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, claims, wording
+from . import audit, claims, deletion, wording
 from .extensions import db
 from .models import Event, Photo, PhotoState, User, utcnow
-from .photos import delete_files, sweep_work
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +39,6 @@ MASTER = "master"
 EVERYTHING = "everything"
 #: The longest reason an admin may give for a panic purge.
 MAX_REASON = 2000
-#: Tries of a transaction that met a concurrent change to one of its photos.
-ATTEMPTS = 3
 
 
 class PanicRefusal(StrEnum):
@@ -198,7 +190,7 @@ def apply(actions: list[Action], now: datetime | None = None) -> list[Action]:
         if photo is None:
             continue
         if action.what == MASTER and _master_due(photo, now):
-            keys = _detach_master(photo, None, action.why, now)
+            keys = deletion.detach_master(photo, None, action.why, now)
         elif action.what == EVERYTHING and _rejected_due(photo):
             keys = _detach_everything(photo, None, action.why)
         else:
@@ -208,7 +200,7 @@ def apply(actions: list[Action], now: datetime | None = None) -> list[Action]:
         except StaleDataError:
             db.session.rollback()
             continue
-        _delete(photo, keys, sweep=action.what == EVERYTHING)
+        deletion.delete(photo, keys, sweep=action.what == EVERYTHING)
         done.append(action)
     return done
 
@@ -216,15 +208,6 @@ def apply(actions: list[Action], now: datetime | None = None) -> list[Action]:
 def run(now: datetime | None = None) -> list[Action]:
     """Apply what is due now (the hourly task)."""
     return apply(due(now), now)
-
-
-def purge_photo(photo: Photo, actor: User | None, reason: str | None) -> None:
-    """Delete every file of ``photo`` now (``claims.purge``): switch, commit, delete.
-    A concurrent change raises ``StaleDataError`` before any file is deleted."""
-    busy = _busy(photo)
-    keys = _detach_everything(photo, actor, reason)
-    db.session.commit()
-    _delete(photo, keys, sweep=True, keep_listed=busy)
 
 
 def purge_rejected_now(photo: Photo) -> bool:
@@ -240,7 +223,7 @@ def purge_rejected_now(photo: Photo) -> bool:
         db.session.rollback()
         log.warning("photo %s changed while being purged; the hourly run purges it", photo.id)
         return False
-    _delete(photo, keys, sweep=True)
+    deletion.delete(photo, keys, sweep=True)
     return True
 
 
@@ -288,11 +271,11 @@ def panic_purge(event: Event, admin: User, confirmation: str, reason: str) -> Pa
     if len(reason) > MAX_REASON:
         raise PanicRefused(PanicRefusal.REASON_TOO_LONG, max=MAX_REASON)
     why = f"panic purge of the event: {reason}"
-    for attempt in range(ATTEMPTS):
+    for attempt in range(deletion.ATTEMPTS):
         now = utcnow()
         released, others = _panic_targets(event)
-        busy = {p.id for p in others if _busy(p)}
-        work = [(p, _detach_master(p, admin, why, now), False) for p in released]
+        busy = {p.id for p in others if deletion.busy(p)}
+        work = [(p, deletion.detach_master(p, admin, why, now), False) for p in released]
         work += [(p, _detach_everything(p, admin, why), True) for p in others]
         counts = PanicCounts(len(released), len(others), sum(len(set(k)) for _, k, _ in work))
         audit.record(admin, "event.panic_purge", "event", event.slug,
@@ -302,77 +285,16 @@ def panic_purge(event: Event, admin: User, confirmation: str, reason: str) -> Pa
             db.session.commit()
         except StaleDataError:  # a photo changed meanwhile: read them all again
             db.session.rollback()
-            if attempt == ATTEMPTS - 1:
+            if attempt == deletion.ATTEMPTS - 1:
                 raise
             continue
         for photo, keys, whole in work:
-            _delete(photo, keys, sweep=whole, keep_listed=photo.id in busy)
+            deletion.delete(photo, keys, sweep=whole, keep_listed=photo.id in busy)
         return counts
     raise AssertionError("unreachable")
 
 
-# --- Switching rows, then deleting files ----------------------------------------------------
-
-
-def _detach_master(photo: Photo, actor: User | None, reason: str, now: datetime) -> list[str]:
-    """The row stops naming the master and lists it for deletion (the caller commits).
-    Returns every listed key: on a photo with no render or processing run (the callers'
-    condition) they are all leftovers to delete, as the worker's sweep would."""
-    photo.discard_keys = [*(photo.discard_keys or []), photo.master_key]
-    photo.master_key = None
-    photo.master_purged_at = now
-    audit.record(actor, "photo.purge_master", "photo", photo.ref, reason)
-    return list(dict.fromkeys(photo.discard_keys))
-
-
 def _detach_everything(photo: Photo, actor: User | None, reason: str | None) -> list[str]:
-    """The row names no file any more and lists them all for deletion; it stays, as
-    ``purged``, for receipts and the audit log. Its open claims are closed."""
-    keys = list(dict.fromkeys(photo.blob_keys()))
-    photo.upload_key = photo.master_key = photo.derivative_key = photo.thumb_key = None
-    photo.discard_keys = keys
-    # The keyed hash of the uploaded bytes would still prove, to anyone with the
-    # database and the secret key, that this file was uploaded, and by whom.
-    photo.source_digest = None
-    photo.faces = []
-    photo.state = PhotoState.PURGED
-    photo.render_pending = False
-    photo.hold_reason = None
-    photo.lease_until = None
+    """Close the photo's open claims, then switch its row (:mod:`archive.deletion`)."""
     claims.close_with_photo(photo, actor)
-    for claim in photo.claims:
-        # What claimants wrote about the photo goes with it; the rows keep only their
-        # kind and outcome, for the receipts (contacts go when each claim closes).
-        claim.details = claim.note = None
-    audit.record(actor, "photo.purge", "photo", photo.ref, reason)
-    return keys
-
-
-def _busy(photo: Photo) -> bool:
-    """A run may be writing this photo's files right now (an upload being stored, a
-    processing or render run): a file it writes after the purge's delete must not be
-    left behind."""
-    return photo.state in (PhotoState.UPLOADED, PhotoState.PROCESSING) or photo.render_pending
-
-
-def _delete(photo: Photo, keys: list[str], sweep: bool, keep_listed: bool = False) -> None:
-    """Delete the files of a committed switch, then forget the keys that are gone (a
-    file that could not be deleted stays listed, for the sweep to try again). With
-    ``keep_listed`` (a run was busy on the photo) every key stays listed even so: the
-    worker's sweep deletes them again once no run touches the photo, taking any file a
-    late write put back."""
-    if sweep:
-        sweep_work(photo)  # a run still going on the photo leaves no work file behind
-    gone = delete_files(keys)
-    if keep_listed:
-        return
-    for _ in range(ATTEMPTS):
-        try:
-            photo.discard_keys = [k for k in photo.discard_keys or [] if k not in gone]
-            db.session.commit()
-            return
-        except StaleDataError:
-            db.session.rollback()  # read the row again: keep what others listed since
-        except ObjectDeletedError:
-            db.session.rollback()
-            return
+    return deletion.detach_everything(photo, actor, reason)
