@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from .extensions import db
 from .models import AuditEntry, AuditHead, User, utcnow
+from .text_input import cleaned
 
 GENESIS = "0" * 64
 #: Entries recorded in a session's transaction, waiting for its commit.
@@ -46,7 +47,7 @@ def record(actor: User | None, action: str, object_type: str, object_id: object,
         action=action,
         object_type=object_type,
         object_id=str(object_id),
-        reason=(reason or "").strip() or None,
+        reason=cleaned(reason),
     )
     session = db.session()  # the request's (or task's) Session itself
     if not session.in_transaction():

@@ -51,6 +51,7 @@ from .models import (
 )
 from .notify import notify_claim_closed
 from .rendering import enqueue_render, request_render
+from .text_input import cleaned
 
 log = logging.getLogger(__name__)
 
@@ -222,10 +223,10 @@ def release_hold(photo: Photo, moderator: User, reason: str | None = None) -> No
 
 
 def _clean_text(text: str | None, limit: int = MAX_TEXT) -> str | None:
-    text = (text or "").strip()
-    if len(text) > limit:
+    text = cleaned(text)
+    if text and len(text) > limit:
         raise ClaimRefused(Refusal.TOO_LONG, limit=limit)
-    return text or None
+    return text
 
 
 def _face_of(photo: Photo, face: Face | int | None) -> Face:

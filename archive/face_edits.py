@@ -40,6 +40,7 @@ from .models import (
     User,
 )
 from .rendering import enqueue_render, request_render
+from .text_input import cleaned
 
 #: Photos whose faces a moderator may edit: processed, with a master, not removed.
 EDITABLE = release.REVIEWABLE
@@ -139,7 +140,7 @@ def _reason(text: str | None, required: Refusal | None = None) -> str | None:
     """A moderator's reason, trimmed; ``required`` is the refusal when it is missing."""
     if text is not None and not isinstance(text, str):
         raise EditRefused(Refusal.REASON_NOT_TEXT)
-    text = (text or "").strip() or None
+    text = cleaned(text)
     if required and not text:
         raise EditRefused(required)
     if text and len(text) > release.MAX_REASON:

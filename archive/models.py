@@ -16,8 +16,8 @@ from sqlalchemy import DDL, JSON, BigInteger, Column, ForeignKey, Index, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .bidi import without_direction_controls
 from .extensions import db
+from .text_input import without_direction_controls
 
 
 def utcnow() -> datetime:

@@ -23,6 +23,7 @@ from sqlalchemy import and_, or_, select
 from . import audit, wording
 from .extensions import db
 from .models import ClaimKind, ClaimStatus, Event, Photo, PhotoState, User, utcnow
+from .text_input import cleaned
 
 #: Claims that hide a photo while open.
 REMOVAL_CLAIMS = (ClaimKind.REMOVE_PHOTO, ClaimKind.TAKEDOWN)
@@ -231,7 +232,7 @@ HOLD_MANY_CLAIMS = "many_claims"
 
 
 def _reason(text: str | None, missing: Refusal | None = None) -> str | None:
-    text = (text or "").strip() or None
+    text = cleaned(text)
     if missing and not text:
         raise DecisionRefused(missing)
     if text and len(text) > MAX_REASON:

@@ -29,7 +29,7 @@ from config import imaging_settings
 
 from . import failpoints, jobs, release
 from .extensions import db
-from .imaging.pipeline import PUBLIC_MAX_SIDE, render_public, self_check
+from .imaging.pipeline import public_scale, render_public, self_check
 from .models import FaceDecision, Photo, PhotoState, utcnow
 from .photos import delete_files, get_store, sweep_work, work_prefix, work_root
 from .processing import record_self_check, still_there
@@ -138,7 +138,7 @@ def _rerender(photo_id: int, held: list[datetime]) -> None:
     settings = imaging_settings(current_app.config)
     store = get_store()
     obscured = [f.box for f in photo.faces if f.decision != FaceDecision.SHOW]
-    scale = min(1.0, PUBLIC_MAX_SIDE / max(photo.width or 1, photo.height or 1))
+    scale = public_scale(photo.width, photo.height)
     shown = [tuple(v * scale for v in f.box) for f in photo.faces
              if f.decision == FaceDecision.SHOW]
     # Retention may have deleted the master. Then the current public version is the

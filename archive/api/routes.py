@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import api_tokens, photos, release
 from ..extensions import db, hashed_remote_address, limiter
-from ..imaging.pipeline import PUBLIC_MAX_SIDE
+from ..imaging.pipeline import public_size
 from ..models import ApiToken, Event, Photo, PhotoState, User
 from ..words import photos as photo_words
 from ..words import release as release_words
@@ -160,10 +160,7 @@ def _public_size(photo: Photo) -> tuple[int | None, int | None]:
     """The public derivative's size: the master's, scaled as the renderer scales it."""
     if not photo.width or not photo.height:
         return photo.width, photo.height
-    scale = min(1.0, PUBLIC_MAX_SIDE / max(photo.width, photo.height))
-    if scale >= 1.0:
-        return photo.width, photo.height
-    return max(1, round(photo.width * scale)), max(1, round(photo.height * scale))
+    return public_size(photo.width, photo.height)
 
 
 def _public_url(key: str | None) -> str | None:

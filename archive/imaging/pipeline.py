@@ -165,6 +165,20 @@ def scrub_file(
 
 #: The public derivative's longest side (DESIGN.md), and the thumbnails' longest sides.
 PUBLIC_MAX_SIDE = 2048
+
+
+def public_scale(width: int | None, height: int | None) -> float:
+    """How much the public version shrinks a master of this size (1.0: not at all): the
+    one formula the renderer, the workspace's boxes and the API's sizes share."""
+    return min(1.0, PUBLIC_MAX_SIDE / max(width or 1, height or 1))
+
+
+def public_size(width: int, height: int) -> tuple[int, int]:
+    """The public version's size for a master of this size."""
+    scale = public_scale(width, height)
+    if scale >= 1.0:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
 THUMBNAIL_SIDES = (480,)
 #: The self-check's "good score": a face this sure, not obscured, holds a release back.
 SELF_CHECK_SCORE = 0.5
@@ -231,10 +245,10 @@ def render_public(
         im.load()
         image = im.convert("RGB") if im.mode not in ("RGB", "L") else im.copy()
     master_size = image.size
-    scale = min(1.0, PUBLIC_MAX_SIDE / max(image.size))
+    scale = public_scale(*image.size)
     if scale < 1.0:
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        image = image.resize(public_size(*image.size), Image.Resampling.LANCZOS,
+                             reducing_gap=3.0)
     regions = face_regions(list(obscure_boxes), master_size, settings, scale)
     obscure(image, regions, settings.obscure_method)
     out = os.fspath(out_dir)

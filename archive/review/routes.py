@@ -35,7 +35,7 @@ from .. import face_edits, release, review_queue
 from ..access import moderator_required
 from ..audit_search import AuditFilters, action_choices, audit_page
 from ..extensions import db
-from ..imaging.pipeline import PUBLIC_MAX_SIDE
+from ..imaging.pipeline import public_scale
 from ..lookups import photo_or_404
 from ..models import Photo, PhotoState
 from ..photos import get_store
@@ -123,7 +123,7 @@ def workspace(ref: str):
     photo = photo_or_404(ref)
     filters = QueueFilters.from_args(request.args)
     following = review_queue.next_in_queue(photo, filters)
-    scale = min(1.0, PUBLIC_MAX_SIDE / max(photo.width or 1, photo.height or 1))
+    scale = public_scale(photo.width, photo.height)
     editable = None
     try:
         face_edits.check_editable(photo)
