@@ -11,11 +11,11 @@ from urllib.parse import urljoin
 
 from flask import current_app, g, jsonify, request, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, or_, select, tuple_
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
-from .. import api_tokens, photos, release
+from .. import api_tokens, keyset, photos, release
 from ..extensions import db, hashed_remote_address, limiter
 from ..imaging.pipeline import public_size
 from ..models import ApiToken, Event, Photo, PhotoState, User
@@ -225,14 +225,15 @@ def event_photos(slug: str):
     event = _event(slug)
     # Keyset on ix_photos_gallery, newest release first, loading only the columns the
     # list shows (with the credit joined): no ORM objects, one query per page.
-    query = (select(Photo.ref, Photo.id, Photo.derivative_key, Photo.thumb_key, Photo.width,
-                    Photo.height, Photo.released_at, User.credit_name)
-             .join(User, User.id == Photo.photographer_id)
-             .where(Photo.event_id == event.id, _released())
-             .order_by(Photo.released_at.desc(), Photo.id.desc()))
+    keys = (Photo.released_at, Photo.id)
+    query = keyset.newest_first(
+        select(Photo.ref, Photo.id, Photo.derivative_key, Photo.thumb_key, Photo.width,
+               Photo.height, Photo.released_at, User.credit_name)
+        .join(User, User.id == Photo.photographer_id)
+        .where(Photo.event_id == event.id, _released()), keys)
     if after:
-        anchor = db.session.execute(select(Photo.released_at, Photo.id).where(
-            Photo.ref == after, Photo.event_id == event.id, _released())).first()
+        anchor = keyset.anchor(keys, Photo.ref == after, Photo.event_id == event.id,
+                               _released())
         if anchor is None:
             if not db.session.scalar(select(exists().where(
                     Photo.event_id == event.id, _released()))):
@@ -240,9 +241,8 @@ def event_photos(slug: str):
                 raise ApiError(404, _l("There is no such event."))
             raise ApiError(404, _l("There is no such released photo in this event to "
                                    "continue after."))
-        query = query.where(tuple_(Photo.released_at, Photo.id) < tuple_(*anchor))
-    rows = db.session.execute(query.limit(limit + 1)).all()
-    more, rows = len(rows) > limit, rows[:limit]
+        query = keyset.after(query, keys, anchor)
+    rows, more = keyset.page(db.session.execute(query.limit(limit + 1)).all(), limit)
     if not rows and not after:
         # An event with nothing released is not announced (as in the gallery).
         raise ApiError(404, _l("There is no such event."))

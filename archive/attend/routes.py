@@ -25,10 +25,10 @@ from flask import (
 )
 from flask_babel import gettext
 from markupsafe import Markup
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from .. import claims, languages, release
+from .. import claims, keyset, languages, release
 from ..client_limits import hit_claim_limit
 from ..extensions import db
 from ..lookups import public_photo_or_404
@@ -197,19 +197,17 @@ def _int(value: str | None) -> int | None:
 @bp.route("/r/<token>")
 def review(token: str):
     event = _event(token)
-    query = (select(Photo).where(Photo.event_id == event.id, _shown_here())
-             .order_by(Photo.created_at.desc(), Photo.id.desc()))
+    keys = (Photo.created_at, Photo.id)
+    query = keyset.newest_first(
+        select(Photo).where(Photo.event_id == event.id, _shown_here()), keys)
     after = request.args.get("after")
     if after:
-        anchor = db.session.execute(
-            select(Photo.created_at, Photo.id)
-            .where(Photo.ref == after, Photo.event_id == event.id, _shown_here())).first()
+        anchor = keyset.anchor(keys, Photo.ref == after, Photo.event_id == event.id,
+                               _shown_here())
         if anchor is None:
             abort(404)
-        query = query.where(tuple_(Photo.created_at, Photo.id) < tuple_(*anchor))
-    page = db.session.scalars(query.limit(PAGE_SIZE + 1)).all()
-    more = len(page) > PAGE_SIZE
-    page = page[:PAGE_SIZE]
+        query = keyset.after(query, keys, anchor)
+    page, more = keyset.page(db.session.scalars(query.limit(PAGE_SIZE + 1)).all(), PAGE_SIZE)
     next_url = link("attend.review", token=token, after=page[-1].ref) if more else None
     return render_template("attend/review.html", event=event, token=token, photos=page,
                            next_url=next_url, viewable=_viewable, media_name=_media_name,

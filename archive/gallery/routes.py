@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from flask import abort, current_app, redirect, render_template, request, send_file, url_for
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from .. import languages, release
+from .. import keyset, languages, release
 from ..extensions import db
 from ..lookups import public_photo_or_404, released
 from ..models import Event, Photo
@@ -42,19 +42,16 @@ def event(slug: str):
     # Keyset pagination, newest release first, on ix_photos_gallery (event_id, state,
     # released_at, id): the row comparison is an index bound, so a deep page costs
     # what the first does. Only the columns a tile shows are loaded.
-    query = (select(Photo.ref, Photo.thumb_key).where(Photo.event_id == ev.id, released())
-             .order_by(Photo.released_at.desc(), Photo.id.desc()))
+    keys = (Photo.released_at, Photo.id)
+    query = keyset.newest_first(
+        select(Photo.ref, Photo.thumb_key).where(Photo.event_id == ev.id, released()), keys)
     after = request.args.get("after")
     if after:
-        anchor = db.session.execute(
-            select(Photo.released_at, Photo.id)
-            .where(Photo.ref == after, Photo.event_id == ev.id, released())).first()
+        anchor = keyset.anchor(keys, Photo.ref == after, Photo.event_id == ev.id, released())
         if anchor is None:
             abort(404)
-        query = query.where(tuple_(Photo.released_at, Photo.id) < tuple_(*anchor))
-    page = db.session.execute(query.limit(size + 1)).all()
-    more = len(page) > size
-    page = page[:size]
+        query = keyset.after(query, keys, anchor)
+    page, more = keyset.page(db.session.execute(query.limit(size + 1)).all(), size)
     if not page and not after:
         abort(404)  # an event with nothing public yet is not announced
     # Only now: a 404 in the event's language would tell that the event exists.
