@@ -142,7 +142,9 @@ def test_fifty_photos_five_clients_two_workers(live, astronaut):
     app = live.app()
     token = make_people(app)
     payloads = distinct_photos(50, astronaut)
-    worker = start_worker(live, workers=2)
+    # Queue, workers and store under load are the subject here, not detection: the
+    # cheaper shipped detector configuration (the other integration tests run the default).
+    worker = start_worker(live, workers=2, ARCHIVE_DETECTOR="centerface-2")
     server = Server(app)
     try:
         def client(k: int) -> list[int]:
