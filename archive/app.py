@@ -28,6 +28,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -327,6 +328,17 @@ def _register_errors(app: Flask) -> None:
                                   "again in a minute: nothing you sent was half-saved."))
         response.headers["Retry-After"] = "30"
         return response
+
+    @app.errorhandler(StaleDataError)
+    def _changed_meanwhile(err: StaleDataError):
+        # Someone else (often the worker, rendering the photo after a claim) changed the
+        # same row between this request's read and its write: nothing of this request
+        # was saved. Say so, instead of a 500; the person decides again on fresh data.
+        app.logger.warning("a concurrent change: %s", type(err).__name__)
+        db.session.rollback()
+        return _error(409, _l("This photo changed while you were working on it (the "
+                              "archive was updating it). Nothing you sent was saved: "
+                              "reload the page and try again."))
 
     @app.errorhandler(UnreadableBlob)
     def _no_key(err: UnreadableBlob):

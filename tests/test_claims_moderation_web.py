@@ -671,3 +671,38 @@ def test_every_new_post_without_its_csrf_token_is_refused(app, astronaut):
         assert face_of(photo, face_id).decision == "obscure"
         assert photo_of(held).hold_reason == "Held for the test."
         assert db.session.get(Event, event_id).review_token == token
+
+
+def test_a_decision_that_meets_a_concurrent_change_says_so_and_saves_nothing(
+        app, astronaut, monkeypatch):
+    """Seen in a full run: the worker updated the photo between a moderator's read and
+    write while verifying a consent; the StaleDataError became a 500 whose error page
+    failed too. Now a 409 in the reader's language, and the session works again."""
+    from sqlalchemy import text
+
+    from archive import claims
+    from archive.extensions import db
+
+    people(app)
+    ref = new_photo(app, astronaut)
+    with app.app_context():
+        photo = photo_of(ref)
+        claim_id = claims.make_claim(photo, "show_me", face=astronaut_face(photo).id).claim.id
+
+    def verify_meanwhile_changed(claim, *args, **kwargs):
+        photo = claim.photo  # read by this request first
+        with db.engine.begin() as other:  # the worker's write, in its own transaction
+            other.execute(text("update photos set version = version + 1 where id = :id"),
+                          {"id": claim.photo_id})
+        photo.render_pending = True
+        db.session.flush()  # the row's version moved on: StaleDataError
+
+    monkeypatch.setattr(claims, "verify_show_me", verify_meanwhile_changed)
+    mod = client_of(app, MODERATOR)
+    response = post(mod, f"/review/claims/{claim_id}/verify", {"how": "in_person"},
+                    headers={"Accept-Language": "ru"})
+    assert response.status_code == 409
+    assert "Ничего из отправленного не сохранено" in response.get_data(as_text=True)
+    with app.app_context():
+        assert claim_of(claim_id).status == "open"
+    assert mod.get(f"/review/claims/{claim_id}").status_code == 200

@@ -569,3 +569,4 @@ def test_after_a_decision_the_moderator_stays_or_goes_on_as_chosen_and_remembere
     assert decide(hostile, then="//evil.example/<b>") == f"/review/photos/{hostile}"
     with mod.session_transaction() as session:
         assert session["review_then"] == "stay"
+
