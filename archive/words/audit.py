@@ -7,6 +7,8 @@ from __future__ import annotations
 from flask_babel import LazyString, gettext
 from flask_babel import lazy_gettext as _l
 
+from .lookup import words_for
+
 #: The actor of what the archive did by itself (``archive.audit.record(None, ...)``).
 SYSTEM = "system"
 
@@ -83,8 +85,7 @@ def action(code: str) -> str:
 
 
 def object_type(code: str) -> str:
-    words = OBJECTS.get(code)
-    return str(words) if words is not None else code
+    return words_for(OBJECTS, code)
 
 
 def actor(label: str) -> str:

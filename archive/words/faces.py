@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from .. import wording
 from ..face_edits import Changes, EditRefused, Refusal
 from ..models import FaceDecision, FaceSource, PhotoState
+from .lookup import words_for
 
 #: Who found or drew a face box, for moderators.
 SOURCE: dict[str, LazyString] = {
@@ -29,13 +30,11 @@ DECISION: dict[str, LazyString] = {
 
 
 def source(code: str) -> str:
-    words = SOURCE.get(code)
-    return str(words) if words is not None else code
+    return words_for(SOURCE, code)
 
 
 def decision(code: str) -> str:
-    words = DECISION.get(code)
-    return str(words) if words is not None else code
+    return words_for(DECISION, code)
 
 #: A photo whose boxes cannot be changed, as "The boxes of a photo that is … cannot be
 #: changed." says it.

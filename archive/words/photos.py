@@ -15,6 +15,7 @@ from ..imaging.reading import N_
 from ..languages import DEFAULT
 from ..models import Photo, PhotoState
 from ..photos import Refusal, UploadRefused
+from .lookup import words_for
 
 _REFUSAL: dict[Refusal, LazyString] = {
     Refusal.EMPTY: _l("The file is empty (0 bytes)."),
@@ -85,8 +86,7 @@ STATE: dict[str, LazyString] = {
 
 
 def state(code: str) -> str:
-    words = STATE.get(code)
-    return str(words) if words is not None else code
+    return words_for(STATE, code)
 
 
 wording.register(UploadRefused, refusal_in_english)

@@ -23,6 +23,7 @@ from ..release import (
     reasons,
 )
 from .dates import moment
+from .lookup import words_for
 
 _REASONS: dict[Blocker, LazyString] = {
     Blocker.PROCESSING: _l("Processing has not finished."),
@@ -52,8 +53,7 @@ def hold_words(code: str | None) -> str:
     """A hold's reason in words (an unknown one as it was recorded)."""
     if not code:
         return ""
-    words = _HOLDS.get(code)
-    return str(words) if words is not None else code
+    return words_for(_HOLDS, code)
 
 
 def reason(r: Reason) -> str:

@@ -18,6 +18,7 @@ from ..release import Standing
 from ..review_queue import BulkRefused, BulkResult, Left, blockers_besides_approval
 from . import release as release_words
 from .dates import moment
+from .lookup import words_for
 
 #: A photo's state in a moderator's words.
 PHOTO_STATE: dict[str, LazyString] = {
@@ -33,8 +34,7 @@ PHOTO_STATE: dict[str, LazyString] = {
 
 
 def photo_state(state: str) -> str:
-    words = PHOTO_STATE.get(state)
-    return str(words) if words is not None else state
+    return words_for(PHOTO_STATE, state)
 
 
 _STANDING: dict[Standing, LazyString] = {
